@@ -61,26 +61,22 @@ var ErrInvalidID = errors.New("invalid id: want a UUID like 0190c1b2-7d3e-7a41-9
 
 // NewID returns a fresh time-ordered UUID (version 7), so ids sort roughly by creation
 // and B-tree inserts stay local.
-func NewID[K idKind]() ID[K] {
-	var id ID[K]
-	u := newV7()
-	copy(id[:], u[:])
-	return id
-}
+// Use it as NewID[TenantID]().
+func NewID[T ~[16]byte]() T { return T(newV7()) }
 
 // ParseID parses the canonical 36-character textual form of a UUID (either case).
-func ParseID[K idKind](s string) (ID[K], error) {
-	var id ID[K]
+// Use it as ParseID[ProjectID](s).
+func ParseID[T ~[16]byte](s string) (T, error) {
 	u, ok := parseUUID(s)
 	if !ok {
-		return id, ErrInvalidID
+		return T{}, ErrInvalidID
 	}
-	return ID[K](u), nil
+	return T(u), nil
 }
 
 // MustParseID is ParseID for constants in tests and seeds; it panics on bad input.
-func MustParseID[K idKind](s string) ID[K] {
-	id, err := ParseID[K](s)
+func MustParseID[T ~[16]byte](s string) T {
+	id, err := ParseID[T](s)
 	if err != nil {
 		panic(err)
 	}
@@ -101,7 +97,7 @@ func (id ID[K]) MarshalText() ([]byte, error) { return []byte(id.String()), nil 
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (id *ID[K]) UnmarshalText(b []byte) error {
-	v, err := ParseID[K](string(b))
+	v, err := ParseID[ID[K]](string(b))
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,6 @@ func Manifest() []Table {
 		{"river_job", CoordinatorLocal, ""},
 		{"river_leader", CoordinatorLocal, ""},
 		{"river_queue", CoordinatorLocal, ""},
-		{"river_client", CoordinatorLocal, ""},
-		{"river_client_queue", CoordinatorLocal, ""},
+		{"river_notification", CoordinatorLocal, ""},
 	}
 }

@@ -1,0 +1,51 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/postgres/internal/dbsqlc"
+)
+
+// Tx is a read-write transaction scoped to one tenant. Everything done through it
+// commits or rolls back together: the change, its audit row and the jobs it enqueues.
+type Tx struct {
+	q      *dbsqlc.Queries
+	p      *pipeTx
+	tenant coditect.TenantID
+}
+
+// InTx runs fn in one transaction scoped to the context's tenant, committing when fn
+// returns nil and rolling back otherwise (also on panic). No tenant → error, no SQL.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	sc, err := tenantScope(ctx)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, sc, func(p *pipeTx) error {
+		return fn(&Tx{q: dbsqlc.New(p), p: p, tenant: sc.tenant})
+	})
+}
+
+// Tenant returns the tenant this transaction is scoped to.
+func (tx *Tx) Tenant() coditect.TenantID { return tx.tenant }
+
+// PgxTx exposes the transaction to libraries that enqueue inside it (River's InsertTx).
+func (tx *Tx) PgxTx(ctx context.Context) (pgx.Tx, error) { return tx.p.pgxTx(ctx) }
+
+// uid converts any typed id into the uuid the generated code takes.
+func uid[K interface{ Bytes() [16]byte }](id K) uuid.UUID { return uuid.UUID(id.Bytes()) }
+
+func tenantUID(t coditect.TenantID) uuid.UUID { return uuid.UUID(t) }
+
+// optUID converts an optional typed id.
+func optUID[T interface{ Bytes() [16]byte }](id *T) *uuid.UUID {
+	if id == nil {
+		return nil
+	}
+	u := uuid.UUID((*id).Bytes())
+	return &u
+}
