@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/postgres/internal/dbsqlc"
@@ -21,10 +23,17 @@ import (
 // Store runs the platform's queries on a pgx pool as the application role.
 type Store struct {
 	pool *pgxpool.Pool
+	jobs *river.Client[pgx.Tx] // insert-only: enqueues jobs inside store transactions
 }
 
 // NewStore returns a Store over pool. The pool must connect as the application role.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) (*Store, error) {
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, jobs: jobs}, nil
+}
 
 // Connect opens a pool for url and checks it can reach the server. It refuses a role
 // that bypasses row-level security (a superuser or BYPASSRLS), because the RLS

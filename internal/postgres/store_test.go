@@ -559,7 +559,8 @@ func TestTenantReadIsOneRoundTrip(t *testing.T) {
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	store := postgres.NewStore(pool)
+	store, err := postgres.NewStore(pool)
+	require.NoError(t, err)
 	update := func() error {
 		return store.InTx(bn.a, func(tx *postgres.Tx) error {
 			_, err := tx.WorkspaceUpdate(bn.a, work.Workspace{ID: w.ID, Name: "A1"})

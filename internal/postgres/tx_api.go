@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/postgres/internal/dbsqlc"
@@ -15,6 +16,7 @@ import (
 type Tx struct {
 	q      *dbsqlc.Queries
 	p      *pipeTx
+	jobs   *river.Client[pgx.Tx]
 	tenant coditect.TenantID
 }
 
@@ -26,15 +28,27 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	return s.inTx(ctx, sc, func(p *pipeTx) error {
-		return fn(&Tx{q: dbsqlc.New(p), p: p, tenant: sc.tenant})
+		return fn(&Tx{q: dbsqlc.New(p), p: p, jobs: s.jobs, tenant: sc.tenant})
 	})
 }
 
 // Tenant returns the tenant this transaction is scoped to.
 func (tx *Tx) Tenant() coditect.TenantID { return tx.tenant }
 
-// PgxTx exposes the transaction to libraries that enqueue inside it (River's InsertTx).
-func (tx *Tx) PgxTx(ctx context.Context) (pgx.Tx, error) { return tx.p.pgxTx(ctx) }
+// Enqueue adds a job for this tenant in this transaction: it runs only if the
+// transaction commits, and is never lost once it has. The job is bound to the
+// transaction's tenant, whatever it carried.
+func (tx *Tx) Enqueue(ctx context.Context, job coditect.TenantBoundJob) error {
+	job.BindTenant(tx.tenant)
+	ptx, err := tx.p.pgxTx(ctx)
+	if err != nil {
+		return dbError(err, "job")
+	}
+	if _, err := tx.jobs.InsertTx(ctx, ptx, job, nil); err != nil {
+		return dbError(err, "job")
+	}
+	return nil
+}
 
 // uid converts any typed id into the uuid the generated code takes.
 func uid[K interface{ Bytes() [16]byte }](id K) uuid.UUID { return uuid.UUID(id.Bytes()) }

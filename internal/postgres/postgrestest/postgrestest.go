@@ -142,7 +142,11 @@ func NewStore(t testing.TB) (*postgres.Store, DB) {
 		t.Fatalf("postgrestest: %v", err)
 	}
 	t.Cleanup(pool.Close)
-	return postgres.NewStore(pool), db
+	store, err := postgres.NewStore(pool)
+	if err != nil {
+		t.Fatalf("postgrestest: %v", err)
+	}
+	return store, db
 }
 
 // EnsureRoles creates the owner and application roles if they are missing. Roles are

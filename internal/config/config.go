@@ -1,0 +1,183 @@
+// Package config reads the platform's configuration from environment variables and
+// validates it at start-up: a bad value stops the process with a message naming the
+// variable. There are no globals; Load returns a value that run() passes on.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the binary can be told through the environment.
+type Config struct {
+	DatabaseURL       string        // DATABASE_URL: the application role (no table ownership, no BYPASSRLS)
+	DatabaseOwnerURL  string        // DATABASE_OWNER_URL: the role that runs migrations; defaults to DatabaseURL
+	DatabaseMaxConns  int32         // DATABASE_MAX_CONNS: pool size per process
+	RedisURL          string        // REDIS_URL: optional; without it caches are off and limits are in-process
+	Addr              string        // CODITECT_ADDR: listen address
+	BaseURL           string        // CODITECT_BASE_URL: public URL of the API and UI, used in links
+	BaseDomain        string        // CODITECT_BASE_DOMAIN: organizations get {slug}.{BaseDomain}
+	LogLevel          slog.Level    // CODITECT_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout   time.Duration // CODITECT_SHUTDOWN_TIMEOUT: how long in-flight requests and jobs get on SIGTERM
+	MaxBodyBytes      int64         // CODITECT_MAX_BODY_BYTES: larger request bodies get 413
+	Workers           bool          // CODITECT_WORKERS: `serve` also runs the background workers
+	WorkerConcurrency int           // CODITECT_WORKER_CONCURRENCY: jobs run at once per worker process
+	Argon2            Argon2        // CODITECT_ARGON2_*: password hashing cost
+}
+
+// Argon2 holds argon2id parameters (RFC 9106).
+type Argon2 struct {
+	MemoryKiB   uint32 // CODITECT_ARGON2_MEMORY_KIB
+	Iterations  uint32 // CODITECT_ARGON2_ITERATIONS
+	Parallelism uint8  // CODITECT_ARGON2_PARALLELISM
+}
+
+// Var documents one environment variable; Vars is the table the README mirrors.
+type Var struct {
+	Name, Default, Description string
+}
+
+// Vars lists every variable Load reads, with its default and meaning.
+func Vars() []Var {
+	return []Var{
+		{"DATABASE_URL", "(none; `coditect dev` starts a private PostgreSQL)", "PostgreSQL URL of the application role, which must not own the tables or bypass row-level security"},
+		{"DATABASE_OWNER_URL", "DATABASE_URL", "PostgreSQL URL of the role that owns the schema and runs `coditect migrate`"},
+		{"DATABASE_MAX_CONNS", "20", "connections in each process's pool"},
+		{"REDIS_URL", "(none)", "Redis URL (redis://, rediss://); optional: without it caches are off and rate limits are per process"},
+		{"CODITECT_ADDR", ":8080", "address the HTTP server listens on"},
+		{"CODITECT_BASE_URL", "http://localhost:{port}", "public URL of the API and web UI, used in emails and OAuth redirects"},
+		{"CODITECT_BASE_DOMAIN", "localhost", "each organization gets the domain {slug}.{CODITECT_BASE_DOMAIN}"},
+		{"CODITECT_LOG_LEVEL", "info", "debug, info, warn or error"},
+		{"CODITECT_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and running jobs on SIGTERM"},
+		{"CODITECT_MAX_BODY_BYTES", "1048576", "largest accepted request body; larger gets 413"},
+		{"CODITECT_WORKERS", "false", "`serve` also runs the background workers in-process (`dev` always does)"},
+		{"CODITECT_WORKER_CONCURRENCY", "10", "jobs a worker process runs at once"},
+		{"CODITECT_ARGON2_MEMORY_KIB", "65536", "argon2id memory per password hash, KiB"},
+		{"CODITECT_ARGON2_ITERATIONS", "3", "argon2id passes"},
+		{"CODITECT_ARGON2_PARALLELISM", "2", "argon2id lanes"},
+	}
+}
+
+// Load reads and validates the configuration. requireDB is false only for `dev`, which
+// can start its own database. Every problem is reported, each naming its variable.
+func Load(getenv func(string) string, requireDB bool) (Config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL: get("DATABASE_URL", ""),
+		RedisURL:    get("REDIS_URL", ""),
+		Addr:        get("CODITECT_ADDR", ":8080"),
+		BaseDomain:  strings.ToLower(get("CODITECT_BASE_DOMAIN", "localhost")),
+	}
+	c.DatabaseOwnerURL = get("DATABASE_OWNER_URL", c.DatabaseURL)
+
+	for _, v := range []struct{ name, val string }{{"DATABASE_URL", c.DatabaseURL}, {"DATABASE_OWNER_URL", c.DatabaseOwnerURL}} {
+		switch {
+		case v.val == "" && requireDB:
+			bad(v.name, "is required (a postgres:// URL)")
+		case v.val != "":
+			if err := checkURL(v.val, "postgres", "postgresql"); err != nil {
+				bad(v.name, "%v", err)
+			}
+		}
+	}
+	if c.RedisURL != "" {
+		if err := checkURL(c.RedisURL, "redis", "rediss", "unix"); err != nil {
+			bad("REDIS_URL", "%v", err)
+		}
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		bad("CODITECT_ADDR", "want host:port or :port, got %q", c.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("CODITECT_ADDR", "bad port %q", port)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	c.BaseURL = strings.TrimRight(get("CODITECT_BASE_URL", "http://"+net.JoinHostPort(host, port)), "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("CODITECT_BASE_URL", "want an absolute http(s) URL, got %q", c.BaseURL)
+	}
+	if !validDomain(c.BaseDomain) {
+		bad("CODITECT_BASE_DOMAIN", "want a host name like coditect.example.com, got %q", c.BaseDomain)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("CODITECT_LOG_LEVEL", "info"))); err != nil {
+		bad("CODITECT_LOG_LEVEL", "want debug, info, warn or error")
+	}
+	c.ShutdownTimeout = parse(get("CODITECT_SHUTDOWN_TIMEOUT", "25s"), time.ParseDuration, "CODITECT_SHUTDOWN_TIMEOUT", "a duration like 25s", bad)
+	if c.ShutdownTimeout <= 0 {
+		bad("CODITECT_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	c.DatabaseMaxConns = int32(intIn(get("DATABASE_MAX_CONNS", "20"), 2, 10000, "DATABASE_MAX_CONNS", bad))
+	c.MaxBodyBytes = int64(intIn(get("CODITECT_MAX_BODY_BYTES", "1048576"), 1024, 1<<30, "CODITECT_MAX_BODY_BYTES", bad))
+	c.Workers = parse(get("CODITECT_WORKERS", "false"), strconv.ParseBool, "CODITECT_WORKERS", "true or false", bad)
+	c.WorkerConcurrency = intIn(get("CODITECT_WORKER_CONCURRENCY", "10"), 1, 10000, "CODITECT_WORKER_CONCURRENCY", bad)
+	c.Argon2 = Argon2{
+		MemoryKiB:   uint32(intIn(get("CODITECT_ARGON2_MEMORY_KIB", "65536"), 8*1024, 4*1024*1024, "CODITECT_ARGON2_MEMORY_KIB", bad)),
+		Iterations:  uint32(intIn(get("CODITECT_ARGON2_ITERATIONS", "3"), 1, 100, "CODITECT_ARGON2_ITERATIONS", bad)),
+		Parallelism: uint8(intIn(get("CODITECT_ARGON2_PARALLELISM", "2"), 1, 64, "CODITECT_ARGON2_PARALLELISM", bad)),
+	}
+	return c, errors.Join(errs...)
+}
+
+func parse[T any](s string, fn func(string) (T, error), name, want string, bad func(string, string, ...any)) T {
+	v, err := fn(s)
+	if err != nil {
+		bad(name, "want %s, got %q", want, s)
+	}
+	return v
+}
+
+func intIn(s string, lo, hi int, name string, bad func(string, string, ...any)) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		bad(name, "want a whole number from %d to %d, got %q", lo, hi, s)
+	}
+	return n
+}
+
+// checkURL validates the URL's shape without echoing it: it may hold a password.
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("want a %s:// URL", strings.Join(schemes, ":// or "))
+}
+
+func validDomain(d string) bool {
+	if d == "" || len(d) > 200 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

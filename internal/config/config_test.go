@@ -1,0 +1,73 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"DATABASE_URL": "postgres://app@db/coditect"}), true)
+	require.NoError(t, err)
+	require.Equal(t, "postgres://app@db/coditect", c.DatabaseOwnerURL, "owner URL defaults to DATABASE_URL")
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, "http://localhost:8080", c.BaseURL)
+	require.Equal(t, "localhost", c.BaseDomain)
+	require.Equal(t, 25*time.Second, c.ShutdownTimeout)
+	require.EqualValues(t, 65536, c.Argon2.MemoryKiB)
+	require.False(t, c.Workers)
+}
+
+func TestLoadDevNeedsNoDatabase(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(nil), false)
+	require.NoError(t, err)
+}
+
+func TestLoadNamesEveryBadVariable(t *testing.T) {
+	t.Parallel()
+	cases := map[string]map[string]string{
+		"DATABASE_URL":                {},
+		"DATABASE_OWNER_URL":          {"DATABASE_URL": "postgres://a@b/c", "DATABASE_OWNER_URL": "mysql://x"},
+		"REDIS_URL":                   {"DATABASE_URL": "postgres://a@b/c", "REDIS_URL": "http://x"},
+		"CODITECT_ADDR":               {"DATABASE_URL": "postgres://a@b/c", "CODITECT_ADDR": "8080"},
+		"CODITECT_BASE_URL":           {"DATABASE_URL": "postgres://a@b/c", "CODITECT_BASE_URL": "ftp://x"},
+		"CODITECT_BASE_DOMAIN":        {"DATABASE_URL": "postgres://a@b/c", "CODITECT_BASE_DOMAIN": "bad domain"},
+		"CODITECT_LOG_LEVEL":          {"DATABASE_URL": "postgres://a@b/c", "CODITECT_LOG_LEVEL": "loud"},
+		"CODITECT_SHUTDOWN_TIMEOUT":   {"DATABASE_URL": "postgres://a@b/c", "CODITECT_SHUTDOWN_TIMEOUT": "soon"},
+		"DATABASE_MAX_CONNS":          {"DATABASE_URL": "postgres://a@b/c", "DATABASE_MAX_CONNS": "0"},
+		"CODITECT_WORKERS":            {"DATABASE_URL": "postgres://a@b/c", "CODITECT_WORKERS": "maybe"},
+		"CODITECT_ARGON2_MEMORY_KIB":  {"DATABASE_URL": "postgres://a@b/c", "CODITECT_ARGON2_MEMORY_KIB": "1"},
+		"CODITECT_WORKER_CONCURRENCY": {"DATABASE_URL": "postgres://a@b/c", "CODITECT_WORKER_CONCURRENCY": "-3"},
+	}
+	for name, vars := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(env(vars), true)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), name+":")
+		})
+	}
+}
+
+func TestLoadNeverEchoesSecrets(t *testing.T) {
+	t.Parallel()
+	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://u:hunter2@h/db"}), true)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestVarsDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
+	read := map[string]bool{}
+	_, _ = Load(func(k string) string { read[k] = true; return "" }, false)
+	documented := map[string]bool{}
+	for _, v := range Vars() {
+		documented[v.Name] = true
+	}
+	require.Equal(t, read, documented)
+}
