@@ -1,0 +1,46 @@
+# CODITECT — developer entry points. `make` (or `make help`) lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO      ?= go
+BIN_DIR := bin
+# Extra arguments for `coditect dev`, e.g. make run ARGS="--port 8080".
+ARGS    ?=
+
+.PHONY: help run build test generate check-generated vet fmt clean tools
+
+help: ## Show this help (the default target)
+	@echo "Usage: make <target>"
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_.-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: ## Build and start the local platform (bin/coditect dev, flags via ARGS=...); installs PostgreSQL if missing (as root)
+	@bash scripts/ensure-postgres.sh
+	$(GO) build -o $(BIN_DIR)/coditect ./cmd/coditect
+	./$(BIN_DIR)/coditect dev $(ARGS)
+
+build: ## Build all commands (./cmd/...) into bin/
+	@mkdir -p $(BIN_DIR)
+	$(GO) build -o $(BIN_DIR)/ ./cmd/...
+
+test: ## Run go vet, the sqlc drift check, go test -race (with private PostgreSQL + Redis) and scripts/checks
+	bash scripts/test.sh
+
+generate: ## Regenerate the sqlc code (sqlc.yaml)
+	$(GO) tool sqlc generate
+
+check-generated: ## Fail if the sqlc-generated code is out of date
+	$(GO) tool sqlc diff
+
+vet: ## Run go vet
+	$(GO) vet ./...
+
+fmt: ## Fail (listing the files) if any Go file is not gofmt-formatted
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './bin/*' -not -path './.coditect/*' -not -path '*/node_modules/*' -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$files" ]; then echo "These files need gofmt -w:"; echo "$$files"; exit 1; fi
+
+clean: ## Remove build output (bin/); never touches local dev data in .coditect/
+	rm -rf $(BIN_DIR)
+
+tools: ## Build the pinned tools (sqlc, from go.mod's tool directive)
+	$(GO) tool sqlc version
