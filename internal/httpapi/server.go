@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// defaultMaxBodyBytes caps request bodies when Deps.MaxBodyBytes is unset: far above any
+// JSON body the API takes, far below what would hurt a pod.
+const defaultMaxBodyBytes = 1 << 20
+
+// Deps is everything the HTTP API needs from the rest of the program. cmd/coditect fills
+// it in; NewServer gives zero fields a safe default where one exists.
+//
+// To add a service, add one field whose type is a small interface declared in this
+// package next to the handlers that use it (e.g. `Projects projectService`), and pass
+// only that field to the handler makers in routes.go.
+type Deps struct {
+	// Logger receives the access log, panics and internal errors. Nil discards them.
+	Logger *slog.Logger
+	// Registerer is where the HTTP metrics are registered, and Gatherer is what GET
+	// /metrics exposes; normally both are the same *prometheus.Registry. When both are
+	// nil a private registry is used; the process-wide default registry never is.
+	Registerer prometheus.Registerer
+	// Gatherer: see Registerer.
+	Gatherer prometheus.Gatherer
+	// Ready lists what GET /readyz checks. Names must be unique and non-empty.
+	Ready []ReadyCheck
+	// MaxBodyBytes caps every request body; 0 or less means 1 MiB.
+	MaxBodyBytes int64
+	// Version is reported in the OpenAPI document's info.version; "" means "dev".
+	Version string
+}
+
+// ReadyCheck is one dependency GET /readyz probes.
+type ReadyCheck struct {
+	// Name is the key in the readiness body, e.g. "postgres".
+	Name string
+	// Critical means the service cannot do useful work without this dependency: when it
+	// fails, /readyz answers 503 so the load balancer stops sending traffic. A failing
+	// non-critical check only marks the service "degraded" (still 200).
+	Critical bool
+	// Check returns nil when the dependency answers. It must honour ctx's deadline.
+	Check func(ctx context.Context) error
+}
+
+// NewServer returns the whole HTTP API: middleware around every route in routes.go. It
+// panics on a programming error in deps or in the route table, so a broken server never
+// starts.
+func NewServer(deps Deps) http.Handler {
+	deps = withDefaults(deps)
+	m := newMetrics(deps.Registerer)
+	spec := &openAPISpec{}
+	rt := newRouter()
+	addRoutes(rt, deps, spec)
+	if err := spec.build(deps.Version, rt.routes); err != nil {
+		panic(fmt.Errorf("httpapi: building the OpenAPI document: %w", err))
+	}
+	return withMiddleware(deps, m, rt)
+}
+
+// withMiddleware wraps h in the request pipeline, outermost first. The request state goes
+// in before recovery so that even a panic can be logged with its request id.
+func withMiddleware(deps Deps, m *metrics, h http.Handler) http.Handler {
+	h = limitBody(deps.MaxBodyBytes, h)
+	h = observe(deps.Logger, m, h)
+	h = assignRequestID(h)
+	h = recoverPanics(deps.Logger, h)
+	return withRequestState(h)
+}
+
+func withDefaults(deps Deps) Deps {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	deps.Registerer, deps.Gatherer = registry(deps.Registerer, deps.Gatherer)
+	if deps.MaxBodyBytes <= 0 {
+		deps.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if deps.Version == "" {
+		deps.Version = "dev"
+	}
+	seen := make(map[string]bool, len(deps.Ready))
+	for _, c := range deps.Ready {
+		if c.Name == "" || c.Check == nil || seen[c.Name] {
+			panic(fmt.Sprintf("httpapi: ready check %q: need a unique non-empty Name and a Check", c.Name))
+		}
+		seen[c.Name] = true
+	}
+	return deps
+}
+
+// registry fills in a missing half from the other when it can serve as both (a
+// *prometheus.Registry does). Metrics registered where /metrics cannot see them would be
+// a silent misconfiguration, so a half that cannot be filled is a panic.
+func registry(reg prometheus.Registerer, g prometheus.Gatherer) (prometheus.Registerer, prometheus.Gatherer) {
+	switch {
+	case reg == nil && g == nil:
+		r := prometheus.NewRegistry()
+		return r, r
+	case reg == nil:
+		if r, ok := g.(prometheus.Registerer); ok {
+			return r, g
+		}
+	case g == nil:
+		if gg, ok := reg.(prometheus.Gatherer); ok {
+			return reg, gg
+		}
+	default:
+		return reg, g
+	}
+	panic("httpapi: Deps needs both Registerer and Gatherer (or one *prometheus.Registry)")
+}
