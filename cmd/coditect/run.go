@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/config"
+	"github.com/coditect/coditect/internal/httpapi"
+	"github.com/coditect/coditect/internal/postgres"
+	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/worker"
+)
+
+// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `coditect — multi-tenant SaaS platform
+
+Usage:
+  coditect dev [--addr :8080] [--data-dir .coditect]   zero-config local platform (private PostgreSQL if DATABASE_URL is unset)
+  coditect serve [--workers]                           HTTP API (and, with --workers, the background workers)
+  coditect worker                                      background and scheduled jobs
+  coditect migrate up | down [N | --all] | status      schema migrations (as DATABASE_OWNER_URL)
+  coditect version                                     print the version
+
+Configuration comes from environment variables; see the README.
+`
+
+// run is the whole program; main only calls it. Every dependency is built here and
+// passed into constructors.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing command")
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "coditect", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "migrate":
+		return runMigrate(ctx, rest, getenv, stdout)
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "worker":
+		return runWorker(ctx, rest, getenv, stderr)
+	case "dev":
+		return runDev(ctx, rest, getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("coditect "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv, true)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return errors.New("migrate: want up, down [N | --all] or status")
+	}
+	return migrate(ctx, cfg.DatabaseOwnerURL, args, stdout)
+}
+
+func migrate(ctx context.Context, ownerURL string, args []string, stdout io.Writer) error {
+	m, err := postgres.NewMigrator(ctx, ownerURL, func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) })
+	if err != nil {
+		return err
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	switch args[0] {
+	case "up":
+		return m.Up(ctx)
+	case "down":
+		steps, all := 1, false
+		if len(args) > 1 {
+			if args[1] == "--all" {
+				all = true
+			} else if steps, err = strconv.Atoi(args[1]); err != nil || steps < 1 {
+				return fmt.Errorf("migrate down: want a number of steps or --all, got %q", args[1])
+			}
+		}
+		return m.Down(ctx, steps, all)
+	case "status":
+		states, rv, rl, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range states {
+			status := "pending"
+			if s.AppliedAt != nil {
+				status = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%04d_%-30s %s\n", s.Version, s.Name, status)
+		}
+		fmt.Fprintf(stdout, "river schema: version %d of %d\n", rv, rl)
+		return nil
+	}
+	return fmt.Errorf("migrate: unknown action %q (want up, down or status)", args[0])
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("serve", stderr)
+	workers := fs.Bool("workers", false, "also run the background workers in this process")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv, true)
+	if err != nil {
+		return err
+	}
+	cfg.Workers = cfg.Workers || *workers
+	return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), stdout, nil)
+}
+
+func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	if err := flags("worker", stderr).Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv, true)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	pool, store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	w, err := worker.New(pool, jobs(store, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("worker started", "concurrency", cfg.WorkerConcurrency)
+	return w.Run(ctx, cfg.ShutdownTimeout)
+}
+
+func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres.Store, error) {
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := postgres.NewStore(pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, store, nil
+}
+
+// jobs declares every background job and schedule in one place.
+func jobs(store *postgres.Store, log *slog.Logger) *worker.Registry {
+	reg := worker.NewRegistry()
+	worker.AddSystem(reg, &worker.PurgeWorker{Store: store, Log: log})
+	reg.Every(time.Hour, func() coditect.Job { return worker.PurgeArgs{} })
+	return reg
+}
+
+// serve runs the HTTP server (and the workers when cfg.Workers) until ctx ends, then
+// shuts down gracefully: stop accepting, finish in-flight requests and running jobs
+// within cfg.ShutdownTimeout. listening, if set, is told the server's URL once it
+// accepts connections.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, listening func(url string)) error {
+	pool, store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), postgres.NewPoolCollector(pool))
+
+	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
+	if cfg.RedisURL != "" {
+		rdb, err := redis.Open(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rdb) }})
+	}
+	handler := httpapi.NewServer(httpapi.Deps{Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("CODITECT_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	workDone := make(chan error, 1)
+	if cfg.Workers {
+		w, err := worker.New(pool, jobs(store, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+		if err != nil {
+			return err
+		}
+		go func() { workDone <- w.Run(workCtx, cfg.ShutdownTimeout) }()
+	} else {
+		workDone <- nil
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers)
+	if listening != nil {
+		listening("http://" + ln.Addr().String())
+	}
+	fmt.Fprintf(stdout, "coditect: listening on http://%s\n", ln.Addr())
+
+	select {
+	case err := <-errc:
+		stopWork()
+		<-workDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopWork()
+	if werr := <-workDone; err == nil {
+		err = werr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
