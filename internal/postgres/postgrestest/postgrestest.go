@@ -149,28 +149,6 @@ func NewStore(t testing.TB) (*postgres.Store, DB) {
 	return store, db
 }
 
-// EnsureRoles creates the owner and application roles if they are missing. Roles are
-// cluster-wide, so concurrent test processes serialize on an advisory lock.
-func EnsureRoles(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7041992002)"); err != nil {
-		return err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7041992002)") //nolint:errcheck
-	for _, stmt := range []string{
-		`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '` + OwnerRole + `') THEN
-			CREATE ROLE ` + OwnerRole + ` LOGIN CREATEROLE; END IF; END $$`,
-		`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '` + AppRole + `') THEN
-			CREATE ROLE ` + AppRole + ` LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END $$`,
-		// A migration may have created the app role as NOLOGIN before tests ran.
-		`ALTER ROLE ` + AppRole + ` LOGIN`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ensureTemplate builds (once per schema version, across processes) a database with
 // every migration applied, marked as a template.
 func ensureTemplate(ctx context.Context, admin string) (string, error) {
@@ -190,7 +168,7 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 		return "", err
 	}
 	defer conn.Close(ctx)
-	if err := EnsureRoles(ctx, conn); err != nil {
+	if err := postgres.EnsureRoles(ctx, conn, OwnerRole, AppRole); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7041992003)"); err != nil {
