@@ -34,19 +34,25 @@ const (
 // organization, and serves API + workers on one port until Ctrl-C.
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flags("dev", stderr)
-	addr := fs.String("addr", "", "listen address (default $CODITECT_ADDR or :8080)")
+	addr := fs.String("addr", "", "listen address (default $CODITECT_ADDR or 127.0.0.1:8080)")
 	dataDir := fs.String("data-dir", ".coditect", "where the private PostgreSQL and dev files live")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	env := getenv
-	if *addr != "" {
-		env = func(k string) string {
-			if k == "CODITECT_ADDR" {
-				return *addr
-			}
-			return getenv(k)
+	// A dev server prints demo credentials, so unless told otherwise it listens on
+	// loopback only.
+	listen := *addr
+	if listen == "" {
+		listen = getenv("CODITECT_ADDR")
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	env := func(k string) string {
+		if k == "CODITECT_ADDR" {
+			return listen
 		}
+		return getenv(k)
 	}
 	cfg, err := config.Load(env, false)
 	if err != nil {

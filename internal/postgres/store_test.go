@@ -30,7 +30,10 @@ type bundle struct {
 	ownerB coditect.AccountID
 }
 
-func setup(t *testing.T) bundle {
+func setup(t *testing.T) bundle { return setupBench(t) }
+
+// setupBench builds the bundle for tests and benchmarks alike.
+func setupBench(t testing.TB) bundle {
 	t.Helper()
 	store, db := postgrestest.NewStore(t)
 	bn := bundle{store: store, db: db}
@@ -41,7 +44,7 @@ func setup(t *testing.T) bundle {
 
 // newTenant signs up an owner and an organization the way onboarding does: one
 // transaction scoped to the new tenant.
-func newTenant(t *testing.T, store *postgres.Store, slug string) (context.Context, coditect.AccountID) {
+func newTenant(t testing.TB, store *postgres.Store, slug string) (context.Context, coditect.AccountID) {
 	t.Helper()
 	tenant := coditect.NewID[coditect.TenantID]()
 	owner := coditect.NewID[coditect.AccountID]()
@@ -59,7 +62,7 @@ func newTenant(t *testing.T, store *postgres.Store, slug string) (context.Contex
 	return ctx, owner
 }
 
-func createWorkspace(t *testing.T, bn bundle, ctx context.Context, name string) work.Workspace {
+func createWorkspace(t testing.TB, bn bundle, ctx context.Context, name string) work.Workspace {
 	t.Helper()
 	var w work.Workspace
 	err := bn.store.InTx(ctx, func(tx *postgres.Tx) (err error) {
@@ -589,4 +592,15 @@ func TestTenantReadIsOneRoundTrip(t *testing.T) {
 	before = d.writes.Load()
 	require.NoError(t, update())
 	require.EqualValues(t, 2, d.writes.Load()-before, "BEGIN+SET LOCAL+UPDATE, then COMMIT")
+}
+
+// rawPool is a pool as the superuser on the bundle's database, for baselines that
+// bypass the store.
+func rawPool(t testing.TB, bn bundle) *pgxpool.Pool { return postgrestest.Pool(t, bn.db.AdminURL) }
+
+func tenantOf(t testing.TB, bn bundle, ctx context.Context) string {
+	t.Helper()
+	org, err := bn.store.OrganizationGet(ctx)
+	require.NoError(t, err)
+	return org.ID.String()
 }
