@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 GO      ?= go
 BIN_DIR := bin
-# Extra arguments for `coditect dev`, e.g. make run ARGS="--port 8080".
+# Extra arguments for `coditect dev`, e.g. make run ARGS="--addr 127.0.0.1:9090".
 ARGS    ?=
 
 .PHONY: help run build test generate check-generated vet fmt clean tools

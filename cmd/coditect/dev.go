@@ -100,8 +100,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		fmt.Fprintf(stdout, `
   CODITECT is running at %s
   Demo organization: %q (%s.%s)
-  Log in as: %s
-  Password:  %s
+  Demo owner: %s
+  Password:   %s
   Health:    %s/readyz    API description: %s/v1/openapi.json
   Press Ctrl-C to stop.
 

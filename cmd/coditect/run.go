@@ -78,9 +78,12 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv, true)
+	cfg, err := config.Load(getenv, false)
 	if err != nil {
 		return err
+	}
+	if cfg.DatabaseOwnerURL == "" {
+		return errors.New("DATABASE_OWNER_URL (or DATABASE_URL): is required for migrations (a postgres:// URL of the schema owner)")
 	}
 	if len(args) == 0 {
 		return errors.New("migrate: want up, down [N | --all] or status")
@@ -182,6 +185,19 @@ func jobs(store *postgres.Store, log *slog.Logger) *worker.Registry {
 	return reg
 }
 
+// displayURL is a URL people can open for a listener: a wildcard address becomes
+// localhost.
+func displayURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // serve runs the HTTP server (and the workers when cfg.Workers) until ctx ends, then
 // shuts down gracefully: stop accepting, finish in-flight requests and running jobs
 // within cfg.ShutdownTimeout. listening, if set, is told the server's URL once it
@@ -236,7 +252,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "workers", cfg.Workers)
 	if listening != nil {
-		listening("http://" + ln.Addr().String())
+		listening(displayURL(ln.Addr()))
 	}
 	fmt.Fprintf(stdout, "coditect: listening on http://%s\n", ln.Addr())
 

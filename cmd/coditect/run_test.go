@@ -60,7 +60,9 @@ func start(t *testing.T, env map[string]string, args ...string) *process {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, done: make(chan error, 1)}
-	go func() { p.done <- run(ctx, append([]string{"coditect"}, args...), func(k string) string { return env[k] }, p.stdout, p.stderr) }()
+	go func() {
+		p.done <- run(ctx, append([]string{"coditect"}, args...), func(k string) string { return env[k] }, p.stdout, p.stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -330,6 +332,24 @@ func TestServeRefusesARoleThatBypassesRLS(t *testing.T) {
 	require.ErrorContains(t, err, "must not be a superuser")
 }
 
+func TestServeRefusesATableOwner(t *testing.T) {
+	t.Parallel()
+	db := postgrestest.New(t)
+	env := map[string]string{"DATABASE_URL": db.OwnerURL, "CODITECT_ADDR": "127.0.0.1:0"}
+	err := run(context.Background(), []string{"coditect", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "owns")
+}
+
+func TestMigrateNeedsOnlyTheOwnerURL(t *testing.T) {
+	t.Parallel()
+	db := postgrestest.New(t)
+	env := map[string]string{"DATABASE_OWNER_URL": db.OwnerURL}
+	out := &syncBuffer{}
+	require.NoError(t, run(context.Background(), []string{"coditect", "migrate", "status"}, func(k string) string { return env[k] }, out, out))
+	err := run(context.Background(), []string{"coditect", "migrate", "status"}, func(string) string { return "" }, out, out)
+	require.ErrorContains(t, err, "DATABASE_OWNER_URL")
+}
+
 func TestVersionAndUsage(t *testing.T) {
 	t.Parallel()
 	out := &syncBuffer{}
@@ -349,7 +369,7 @@ func TestDevFromAnEmptyDirectory(t *testing.T) {
 	p := start(t, env, "dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	require.Eventually(t, func() bool { return strings.Contains(p.stdout.String(), "Password:") }, 10*time.Second, 20*time.Millisecond)
 	banner := p.stdout.String()
-	require.Contains(t, banner, "Log in as: demo@coditect.dev")
+	require.Contains(t, banner, "Demo owner: demo@coditect.dev")
 	require.Contains(t, banner, "CODITECT is running at "+p.url)
 	password := regexp.MustCompile(`Password:\s+(\S+)`).FindStringSubmatch(banner)[1]
 	status, body, _ := get(t, p.url+"/readyz")
@@ -371,8 +391,7 @@ func TestDevFromAnEmptyDirectory(t *testing.T) {
 	p2 := start(t, env, "dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	require.Eventually(t, func() bool { return strings.Contains(p2.stdout.String(), "Password:") }, 10*time.Second, 20*time.Millisecond)
 	require.NotContains(t, p2.stdout.String(), "initialising", "reuses the existing cluster")
-	require.Contains(t, p2.stdout.String(), "Password:  "+password)
+	require.Contains(t, p2.stdout.String(), "Password:   "+password)
 	status, _, _ = get(t, p2.url+"/readyz")
 	require.Equal(t, http.StatusOK, status)
 }
-

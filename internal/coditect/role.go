@@ -11,14 +11,19 @@ const (
 	RoleOwner  Role = "owner"  // billing, deleting the organization
 )
 
-// Roles lists every role from lowest to highest.
-var Roles = []Role{RoleViewer, RoleMember, RoleAdmin, RoleOwner}
+// Roles returns every role from lowest to highest.
+func Roles() []Role { return []Role{RoleViewer, RoleMember, RoleAdmin, RoleOwner} }
 
 func (r Role) rank() int {
-	for i, x := range Roles {
-		if x == r {
-			return i + 1
-		}
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleMember:
+		return 2
+	case RoleAdmin:
+		return 3
+	case RoleOwner:
+		return 4
 	}
 	return 0
 }

@@ -46,12 +46,12 @@ type Var struct {
 // Vars lists every variable Load reads, with its default and meaning.
 func Vars() []Var {
 	return []Var{
-		{"DATABASE_URL", "(none; `coditect dev` starts a private PostgreSQL)", "PostgreSQL URL of the application role, which must not own the tables or bypass row-level security"},
+		{"DATABASE_URL", "(none; `coditect dev` starts a private PostgreSQL)", "PostgreSQL URL of the application role, which must not own the tables, be a superuser or bypass row-level security (serve and worker refuse to start otherwise)"},
 		{"DATABASE_OWNER_URL", "DATABASE_URL", "PostgreSQL URL of the role that owns the schema and runs `coditect migrate`"},
 		{"DATABASE_MAX_CONNS", "20", "connections in each process's pool"},
-		{"REDIS_URL", "(none)", "Redis URL (redis://, rediss://); optional: without it caches are off and rate limits are per process"},
+		{"REDIS_URL", "(none)", "Redis URL (redis://, rediss://, unix://); optional: the API serves without it, and /readyz then reports it as degraded"},
 		{"CODITECT_ADDR", ":8080", "address the HTTP server listens on"},
-		{"CODITECT_BASE_URL", "http://localhost:{port}", "public URL of the API and web UI, used in emails and OAuth redirects"},
+		{"CODITECT_BASE_URL", "http://{CODITECT_ADDR's host, or localhost}:{port}", "public URL of the API and web UI, used in emails and OAuth redirects"},
 		{"CODITECT_BASE_DOMAIN", "localhost", "each organization gets the domain {slug}.{CODITECT_BASE_DOMAIN}"},
 		{"CODITECT_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"CODITECT_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and running jobs on SIGTERM"},

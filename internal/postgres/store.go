@@ -61,6 +61,20 @@ func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 		return nil, errors.New("DATABASE_URL: the application role must not be a superuser or have BYPASSRLS " +
 			"(row-level security would not apply); connect as a role that is a member of coditect_app")
 	}
+	// An owner could ALTER TABLE … DISABLE ROW LEVEL SECURITY: the app must own nothing.
+	var owns bool
+	err = pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND pg_has_role(current_user, c.relowner, 'USAGE'))`).Scan(&owns)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if owns {
+		pool.Close()
+		return nil, errors.New("DATABASE_URL: the application role owns (or is a member of the owner of) the schema's tables, " +
+			"so it could turn row-level security off; run migrations as a separate owner role (DATABASE_OWNER_URL) " +
+			"and connect as a role that is a member of coditect_app")
+	}
 	return pool, nil
 }
 

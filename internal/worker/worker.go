@@ -23,8 +23,7 @@ import (
 
 // Config tunes the worker process.
 type Config struct {
-	Concurrency int           // jobs run at once
-	PurgeEvery  time.Duration // how often expired sessions and idempotency keys go; default 1 h
+	Concurrency int // jobs run at once; default 10
 }
 
 // Worker owns the River client that fetches and runs jobs.
