@@ -36,6 +36,7 @@ func Manifest() []Table {
 		{"audit_logs", DistributedByTenant, "tenant_id"},
 		{"api_keys", DistributedByTenant, "tenant_id"},
 		{"idempotency_keys", DistributedByTenant, "tenant_id"},
+		{"invitations", DistributedByTenant, "tenant_id"},
 
 		{"accounts", DistributedByKey, "id"},
 		{"account_emails", DistributedByKey, "email"},
@@ -44,6 +45,13 @@ func Manifest() []Table {
 		{"tenant_slugs", DistributedByKey, "slug"},
 		{"tenant_domains", DistributedByKey, "domain"},
 		{"api_key_prefixes", DistributedByKey, "prefix"},
+		{"recovery_codes", DistributedByKey, "account_id"},
+		{"email_tokens", DistributedByKey, "token_hash"},
+		{"invitation_tokens", DistributedByKey, "token_hash"},
+
+		{"signing_keys", Reference, "id"},
+
+		// OAuth2 / OpenID Connect provider (migration 0003) — add its tables here.
 
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
