@@ -18,6 +18,7 @@ type (
 	sessionKind   struct{}
 	apiKeyKind    struct{}
 	auditKind     struct{}
+	inviteKind    struct{}
 )
 
 func (tenantKind) idKindName() string    { return "tenant" }
@@ -28,6 +29,7 @@ func (taskKind) idKindName() string      { return "task" }
 func (sessionKind) idKindName() string   { return "session" }
 func (apiKeyKind) idKindName() string    { return "api_key" }
 func (auditKind) idKindName() string     { return "audit_log" }
+func (inviteKind) idKindName() string    { return "invitation" }
 
 // ID is a UUID tagged with the kind of thing it identifies. The zero ID is "none".
 type ID[K idKind] [16]byte
@@ -55,6 +57,9 @@ type APIKeyID = ID[apiKeyKind]
 
 // AuditLogID identifies one audit log row.
 type AuditLogID = ID[auditKind]
+
+// InvitationID identifies an invitation inside a tenant.
+type InvitationID = ID[inviteKind]
 
 // ErrInvalidID is returned by ParseID for anything that is not a canonical UUID.
 var ErrInvalidID = errors.New("invalid id: want a UUID like 0190c1b2-7d3e-7a41-9f2c-3b4d5e6f7a8b")
