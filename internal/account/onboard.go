@@ -16,6 +16,7 @@ type Tx interface {
 	OrganizationCreate(ctx context.Context, o Organization, domain string) (Organization, error)
 	MembershipCreate(ctx context.Context, id coditect.AccountID, role coditect.Role) error
 	AuditLogInsert(ctx context.Context, e audit.Entry) error
+	Enqueue(ctx context.Context, job coditect.TenantBoundJob) error
 }
 
 // Store runs fn in one transaction scoped to the context's tenant.
@@ -31,6 +32,8 @@ type OnboardParams struct {
 	OrgName      string
 	Slug         string
 	BaseDomain   string // the organization gets {slug}.{BaseDomain}
+	// Welcome, if set, makes the job enqueued in the same transaction (the welcome email).
+	Welcome func(Account) coditect.TenantBoundJob
 }
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$`)
@@ -79,8 +82,14 @@ func Onboard(ctx context.Context, store Store, p OnboardParams) (Account, Organi
 		}
 		actor := acc.ID.Bytes()
 		changes, _ := json.Marshal(map[string]string{"name": org.Name, "slug": org.Slug})
-		return tx.AuditLogInsert(ctx, audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: coditect.ActorAccount, ActorID: &actor,
-			Action: "organization.create", TargetType: "organization", TargetID: org.ID.String(), Changes: changes})
+		if err := tx.AuditLogInsert(ctx, audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: coditect.ActorAccount, ActorID: &actor,
+			Action: "organization.create", TargetType: "organization", TargetID: org.ID.String(), Changes: changes}); err != nil {
+			return err
+		}
+		if p.Welcome != nil {
+			return tx.Enqueue(ctx, p.Welcome(acc))
+		}
+		return nil
 	})
 	return acc, org, err
 }
