@@ -54,15 +54,32 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 		return getenv(k)
 	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	secret, err := devSecret(getenv, *dataDir)
+	if err != nil {
+		return err
+	}
+	devEnv := env
+	env = func(k string) string {
+		switch k {
+		case "CODITECT_SECRET_KEY":
+			return secret
+		case "CODITECT_COOKIE_SECURE":
+			if v := devEnv(k); v != "" {
+				return v
+			}
+			return "false" // http://localhost has no TLS
+		}
+		return devEnv(k)
+	}
 	cfg, err := config.Load(env, false)
 	if err != nil {
 		return err
 	}
 	cfg.Workers = true
 	log := newLogger(stderr, cfg.LogLevel)
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
 
 	if cfg.DatabaseURL == "" {
 		fmt.Fprintf(stdout, "coditect dev: starting a private PostgreSQL in %s\n", filepath.Join(*dataDir, "pg"))
@@ -107,6 +124,27 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
 `, url, demoSlug, demoSlug, cfg.BaseDomain, email, password, url, url)
 	})
+}
+
+// devSecret returns CODITECT_SECRET_KEY, or a random one generated once and kept in
+// <data-dir>/secret-key (mode 0600) so sessions and MFA survive restarts.
+func devSecret(getenv func(string) string, dataDir string) (string, error) {
+	if k := getenv("CODITECT_SECRET_KEY"); k != "" {
+		return k, nil
+	}
+	path := filepath.Join(dataDir, "secret-key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 48)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	k := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return k, nil
 }
 
 // devDatabaseSetup creates the dev roles and database on a private server, as its

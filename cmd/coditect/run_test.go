@@ -40,6 +40,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testSecret is a CODITECT_SECRET_KEY for tests.
+const testSecret = "test-secret-0123456789abcdef0123456789"
+
 var listeningRE = regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 
 // process is one run() of the binary inside the test.
@@ -100,7 +103,7 @@ func get(t *testing.T, url string) (int, string, http.Header) {
 func dbEnv(t *testing.T) map[string]string {
 	t.Helper()
 	db := postgrestest.New(t)
-	return map[string]string{"DATABASE_URL": db.AppURL, "DATABASE_OWNER_URL": db.OwnerURL, "CODITECT_LOG_LEVEL": "warn"}
+	return map[string]string{"DATABASE_URL": db.AppURL, "DATABASE_OWNER_URL": db.OwnerURL, "CODITECT_LOG_LEVEL": "warn", "CODITECT_SECRET_KEY": testSecret}
 }
 
 func TestServeEndToEnd(t *testing.T) {
@@ -170,7 +173,7 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
 	require.NoError(t, devDatabaseSetup(ctx, pg.SuperuserURL("postgres")))
 	env := map[string]string{"DATABASE_URL": pg.URLFor(devAppRole, devDatabase), "DATABASE_OWNER_URL": pg.URLFor(devOwnerRole, devDatabase),
-		"CODITECT_LOG_LEVEL": "error"}
+		"CODITECT_LOG_LEVEL": "error", "CODITECT_SECRET_KEY": testSecret}
 	out := &syncBuffer{}
 	require.NoError(t, run(ctx, []string{"coditect", "migrate", "up"}, func(k string) string { return env[k] }, out, out))
 	p := start(t, env, "serve")
@@ -327,7 +330,7 @@ func TestBadConfigurationStopsStartUpNamingTheVariable(t *testing.T) {
 func TestServeRefusesARoleThatBypassesRLS(t *testing.T) {
 	t.Parallel()
 	db := postgrestest.New(t)
-	env := map[string]string{"DATABASE_URL": db.AdminURL, "CODITECT_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"DATABASE_URL": db.AdminURL, "CODITECT_ADDR": "127.0.0.1:0", "CODITECT_SECRET_KEY": testSecret}
 	err := run(context.Background(), []string{"coditect", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "must not be a superuser")
 }
@@ -335,7 +338,7 @@ func TestServeRefusesARoleThatBypassesRLS(t *testing.T) {
 func TestServeRefusesATableOwner(t *testing.T) {
 	t.Parallel()
 	db := postgrestest.New(t)
-	env := map[string]string{"DATABASE_URL": db.OwnerURL, "CODITECT_ADDR": "127.0.0.1:0"}
+	env := map[string]string{"DATABASE_URL": db.OwnerURL, "CODITECT_ADDR": "127.0.0.1:0", "CODITECT_SECRET_KEY": testSecret}
 	err := run(context.Background(), []string{"coditect", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	require.ErrorContains(t, err, "owns")
 }

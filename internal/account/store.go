@@ -77,6 +77,8 @@ type TenantTx interface {
 	InvitationGetForUpdate(ctx context.Context, id coditect.InvitationID) (Invitation, error)
 	InvitationAccept(ctx context.Context, id coditect.InvitationID, by coditect.AccountID) error
 	InvitationRevoke(ctx context.Context, id coditect.InvitationID) error
+	// InvitationSetToken replaces the invitation's token hash and its global lookup row.
+	InvitationSetToken(ctx context.Context, id coditect.InvitationID, hash []byte, expires time.Time) error
 	APIKeyCreate(ctx context.Context, k APIKey) error
 	APIKeyRevoke(ctx context.Context, id coditect.APIKeyID) error
 }

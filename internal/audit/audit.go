@@ -2,6 +2,7 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"net/netip"
 	"time"
@@ -21,4 +22,23 @@ type Entry struct {
 	UserAgent  string              `json:"user_agent"`
 	Changes    json.RawMessage     `json:"changes"` // changed fields, never secrets
 	CreatedAt  time.Time           `json:"created_at"`
+}
+
+// RequestInfo is where a change came from: it goes into the change's audit row.
+type RequestInfo struct {
+	IP        *netip.Addr
+	UserAgent string
+}
+
+type infoKey struct{}
+
+// WithInfo returns a context carrying the request's origin for audit rows.
+func WithInfo(ctx context.Context, info RequestInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// InfoFrom returns the request origin stored by WithInfo.
+func InfoFrom(ctx context.Context) (RequestInfo, bool) {
+	info, ok := ctx.Value(infoKey{}).(RequestInfo)
+	return info, ok
 }

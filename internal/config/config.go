@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,6 +30,12 @@ type Config struct {
 	Workers           bool          // CODITECT_WORKERS: `serve` also runs the background workers
 	WorkerConcurrency int           // CODITECT_WORKER_CONCURRENCY: jobs run at once per worker process
 	Argon2            Argon2        // CODITECT_ARGON2_*: password hashing cost
+	SecretKey         []byte        // CODITECT_SECRET_KEY: ≥ 32 bytes; seals signing keys and MFA secrets, derives CSRF tokens
+	SMTPURL           string        // SMTP_URL: outgoing mail; empty = write mail to files (dev)
+	MailFrom          string        // CODITECT_MAIL_FROM: sender address
+	CookieSecure      bool          // CODITECT_COOKIE_SECURE: session cookies only over HTTPS
+	AccessTokenTTL    time.Duration // CODITECT_ACCESS_TOKEN_TTL: lifetime of access tokens
+	SessionTTL        time.Duration // CODITECT_SESSION_TTL: lifetime of refresh tokens and browser sessions
 }
 
 // Argon2 holds argon2id parameters (RFC 9106).
@@ -61,6 +68,12 @@ func Vars() []Var {
 		{"CODITECT_ARGON2_MEMORY_KIB", "65536", "argon2id memory per password hash, KiB"},
 		{"CODITECT_ARGON2_ITERATIONS", "3", "argon2id passes"},
 		{"CODITECT_ARGON2_PARALLELISM", "2", "argon2id lanes"},
+		{"CODITECT_SECRET_KEY", "(none; `coditect dev` generates one in its data dir)", "at least 32 random characters; seals token-signing keys and MFA secrets and derives CSRF tokens. Keep it secret and stable: changing it signs everyone out and disables their MFA secrets"},
+		{"SMTP_URL", "(none: mail is written to files under the data dir)", "outgoing mail server: smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=required|off) or smtps://host:465"},
+		{"CODITECT_MAIL_FROM", "CODITECT <no-reply@{CODITECT_BASE_DOMAIN}>", "sender of the platform's emails"},
+		{"CODITECT_COOKIE_SECURE", "true (false in `coditect dev`)", "send the browser session cookie only over HTTPS"},
+		{"CODITECT_ACCESS_TOKEN_TTL", "15m", "lifetime of JWT access tokens (1m to 1h)"},
+		{"CODITECT_SESSION_TTL", "720h", "lifetime of refresh tokens and browser sessions"},
 	}
 }
 
@@ -131,6 +144,33 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 		MemoryKiB:   uint32(intIn(get("CODITECT_ARGON2_MEMORY_KIB", "65536"), 8*1024, 4*1024*1024, "CODITECT_ARGON2_MEMORY_KIB", bad)),
 		Iterations:  uint32(intIn(get("CODITECT_ARGON2_ITERATIONS", "3"), 1, 100, "CODITECT_ARGON2_ITERATIONS", bad)),
 		Parallelism: uint8(intIn(get("CODITECT_ARGON2_PARALLELISM", "2"), 1, 64, "CODITECT_ARGON2_PARALLELISM", bad)),
+	}
+	if k := getenv("CODITECT_SECRET_KEY"); k != "" {
+		if len(k) < 32 {
+			bad("CODITECT_SECRET_KEY", "must be at least 32 characters (e.g. `openssl rand -base64 48`)")
+		}
+		c.SecretKey = []byte(k)
+	} else if requireDB {
+		bad("CODITECT_SECRET_KEY", "is required: at least 32 random characters (e.g. `openssl rand -base64 48`)")
+	}
+	c.SMTPURL = get("SMTP_URL", "")
+	if c.SMTPURL != "" {
+		if err := checkURL(c.SMTPURL, "smtp", "smtps"); err != nil {
+			bad("SMTP_URL", "%v", err)
+		}
+	}
+	c.MailFrom = get("CODITECT_MAIL_FROM", "CODITECT <no-reply@"+c.BaseDomain+">")
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		bad("CODITECT_MAIL_FROM", "want an address like CODITECT <no-reply@example.com>")
+	}
+	c.CookieSecure = parse(get("CODITECT_COOKIE_SECURE", "true"), strconv.ParseBool, "CODITECT_COOKIE_SECURE", "true or false", bad)
+	c.AccessTokenTTL = parse(get("CODITECT_ACCESS_TOKEN_TTL", "15m"), time.ParseDuration, "CODITECT_ACCESS_TOKEN_TTL", "a duration like 15m", bad)
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > time.Hour {
+		bad("CODITECT_ACCESS_TOKEN_TTL", "must be between 1m and 1h")
+	}
+	c.SessionTTL = parse(get("CODITECT_SESSION_TTL", "720h"), time.ParseDuration, "CODITECT_SESSION_TTL", "a duration like 720h", bad)
+	if c.SessionTTL < time.Hour {
+		bad("CODITECT_SESSION_TTL", "must be at least 1h")
 	}
 	return c, errors.Join(errs...)
 }

@@ -7,7 +7,20 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// secret is a valid CODITECT_SECRET_KEY for tests.
+const secret = "0123456789abcdef0123456789abcdef"
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		if k == "CODITECT_SECRET_KEY" {
+			return secret
+		}
+		return ""
+	}
+}
 
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
@@ -43,6 +56,12 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"CODITECT_WORKERS":            {"DATABASE_URL": "postgres://a@b/c", "CODITECT_WORKERS": "maybe"},
 		"CODITECT_ARGON2_MEMORY_KIB":  {"DATABASE_URL": "postgres://a@b/c", "CODITECT_ARGON2_MEMORY_KIB": "1"},
 		"CODITECT_WORKER_CONCURRENCY": {"DATABASE_URL": "postgres://a@b/c", "CODITECT_WORKER_CONCURRENCY": "-3"},
+		"CODITECT_SECRET_KEY":         {"DATABASE_URL": "postgres://a@b/c", "CODITECT_SECRET_KEY": "short"},
+		"SMTP_URL":                    {"DATABASE_URL": "postgres://a@b/c", "SMTP_URL": "http://mail"},
+		"CODITECT_MAIL_FROM":          {"DATABASE_URL": "postgres://a@b/c", "CODITECT_MAIL_FROM": "not an address"},
+		"CODITECT_COOKIE_SECURE":      {"DATABASE_URL": "postgres://a@b/c", "CODITECT_COOKIE_SECURE": "sometimes"},
+		"CODITECT_ACCESS_TOKEN_TTL":   {"DATABASE_URL": "postgres://a@b/c", "CODITECT_ACCESS_TOKEN_TTL": "1s"},
+		"CODITECT_SESSION_TTL":        {"DATABASE_URL": "postgres://a@b/c", "CODITECT_SESSION_TTL": "1m"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {
