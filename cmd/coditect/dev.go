@@ -113,7 +113,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("seed the demo organization: %w", err)
 	}
-	return serve(ctx, cfg, log, stdout, func(url string) {
+	return serve(ctx, cfg, *dataDir, log, stdout, func(url string) {
 		fmt.Fprintf(stdout, `
   CODITECT is running at %s
   Demo organization: %q (%s.%s)

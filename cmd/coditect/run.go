@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/httpapi"
 	"github.com/coditect/coditect/internal/postgres"
@@ -139,7 +138,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.Workers = cfg.Workers || *workers
-	return serve(ctx, cfg, newLogger(stderr, cfg.LogLevel), stdout, nil)
+	return serve(ctx, cfg, ".coditect", newLogger(stderr, cfg.LogLevel), stdout, nil)
 }
 
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -156,7 +155,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	w, err := worker.New(pool, jobs(store, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+	svc, err := newServices(ctx, cfg, store, ".coditect", log)
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
 	if err != nil {
 		return err
 	}
@@ -177,14 +180,6 @@ func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres
 	return pool, store, nil
 }
 
-// jobs declares every background job and schedule in one place.
-func jobs(store *postgres.Store, log *slog.Logger) *worker.Registry {
-	reg := worker.NewRegistry()
-	worker.AddSystem(reg, &worker.PurgeWorker{Store: store, Log: log})
-	reg.Every(time.Hour, func() coditect.Job { return worker.PurgeArgs{} })
-	return reg
-}
-
 // displayURL is a URL people can open for a listener: a wildcard address becomes
 // localhost.
 func displayURL(a net.Addr) string {
@@ -202,12 +197,19 @@ func displayURL(a net.Addr) string {
 // shuts down gracefully: stop accepting, finish in-flight requests and running jobs
 // within cfg.ShutdownTimeout. listening, if set, is told the server's URL once it
 // accepts connections.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, listening func(url string)) error {
+func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Logger, stdout io.Writer, listening func(url string)) error {
 	pool, store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	svc, err := newServices(ctx, cfg, store, dataDir, log)
+	if err != nil {
+		return err
+	}
+	keysCtx, stopKeys := context.WithCancel(ctx)
+	defer stopKeys()
+	go svc.refreshKeys(keysCtx, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), postgres.NewPoolCollector(pool))
@@ -242,7 +244,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	defer stopWork()
 	workDone := make(chan error, 1)
 	if cfg.Workers {
-		w, err := worker.New(pool, jobs(store, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+		w, err := worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
 		if err != nil {
 			return err
 		}

@@ -19,9 +19,10 @@ type Tx interface {
 	Enqueue(ctx context.Context, job coditect.TenantBoundJob) error
 }
 
-// Store runs fn in one transaction scoped to the context's tenant.
+// Store runs fn in one transaction scoped to the context's tenant. The transaction
+// offers everything account changes (TenantTx); onboarding uses only its Tx part.
 type Store interface {
-	InTenantTx(ctx context.Context, fn func(Tx) error) error
+	InTenantTx(ctx context.Context, fn func(TenantTx) error) error
 }
 
 // OnboardParams describe a new account and its first organization.
@@ -69,7 +70,7 @@ func Onboard(ctx context.Context, store Store, p OnboardParams) (Account, Organi
 	acc := Account{ID: coditect.NewID[coditect.AccountID](), Email: p.Email, Name: p.Name, PasswordHash: p.PasswordHash}
 	org := Organization{ID: coditect.NewID[coditect.TenantID](), Slug: p.Slug, Name: p.OrgName}
 	ctx = coditect.WithActor(ctx, coditect.Actor{Kind: coditect.ActorAccount, AccountID: acc.ID, Tenant: org.ID, Role: coditect.RoleOwner})
-	err := store.InTenantTx(ctx, func(tx Tx) error {
+	err := store.InTenantTx(ctx, func(tx TenantTx) error {
 		if err := tx.AccountCreate(ctx, acc); err != nil {
 			return err
 		}

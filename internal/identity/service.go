@@ -37,14 +37,14 @@ const (
 
 // Config holds identity's settings.
 type Config struct {
-	Argon2        Argon2Params
-	SessionTTL    time.Duration // lifetime of a refresh token / browser session
-	AppSecret     []byte        // ≥ 32 bytes: seals MFA secrets, derives CSRF tokens
-	BaseURL       string        // for links in emails
-	BaseDomain    string        // organizations get {slug}.{BaseDomain}
-	MFAIssuer     string        // shown in authenticator apps
-	VerifyTTL     time.Duration // email verification link lifetime
-	ResetTTL      time.Duration // password reset link lifetime
+	Argon2     Argon2Params
+	SessionTTL time.Duration // lifetime of a refresh token / browser session
+	AppSecret  []byte        // ≥ 32 bytes: seals MFA secrets, derives CSRF tokens
+	BaseURL    string        // for links in emails
+	BaseDomain string        // organizations get {slug}.{BaseDomain}
+	MFAIssuer  string        // shown in authenticator apps
+	VerifyTTL  time.Duration // email verification link lifetime
+	ResetTTL   time.Duration // password reset link lifetime
 }
 
 // Mailer sends one templated email (welcome, verify_email, password_reset…).

@@ -31,10 +31,6 @@ FROM account_memberships
 WHERE account_id = $1
 ORDER BY created_at, tenant_id;
 
--- name: SessionCreate :exec
-INSERT INTO sessions (account_id, id, refresh_hash, user_agent, ip, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6);
-
 -- name: SessionPurgeExpired :execrows
 -- System job: sessions are keyed by account, not tenant, so this is an ordinary
 -- bounded delete; batches keep each transaction short.

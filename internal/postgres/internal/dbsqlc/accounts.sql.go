@@ -7,7 +7,6 @@ package dbsqlc
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,9 +62,19 @@ FROM accounts
 WHERE id = $1
 `
 
-func (q *Queries) AccountGet(ctx context.Context, id uuid.UUID) (Account, error) {
+type AccountGetRow struct {
+	ID              uuid.UUID
+	Email           string
+	Name            string
+	PasswordHash    string
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (q *Queries) AccountGet(ctx context.Context, id uuid.UUID) (AccountGetRow, error) {
 	row := q.db.QueryRow(ctx, accountGet, id)
-	var i Account
+	var i AccountGetRow
 	err := row.Scan(
 		&i.ID,
 		&i.Email,
@@ -85,9 +94,19 @@ JOIN accounts a ON a.id = e.account_id
 WHERE e.email = $1
 `
 
-func (q *Queries) AccountGetByEmail(ctx context.Context, email string) (Account, error) {
+type AccountGetByEmailRow struct {
+	ID              uuid.UUID
+	Email           string
+	Name            string
+	PasswordHash    string
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (q *Queries) AccountGetByEmail(ctx context.Context, email string) (AccountGetByEmailRow, error) {
 	row := q.db.QueryRow(ctx, accountGetByEmail, email)
-	var i Account
+	var i AccountGetByEmailRow
 	err := row.Scan(
 		&i.ID,
 		&i.Email,
@@ -147,32 +166,6 @@ func (q *Queries) AccountMembershipList(ctx context.Context, accountID uuid.UUID
 		return nil, err
 	}
 	return items, nil
-}
-
-const sessionCreate = `-- name: SessionCreate :exec
-INSERT INTO sessions (account_id, id, refresh_hash, user_agent, ip, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-`
-
-type SessionCreateParams struct {
-	AccountID   uuid.UUID
-	ID          uuid.UUID
-	RefreshHash []byte
-	UserAgent   string
-	Ip          *netip.Addr
-	ExpiresAt   time.Time
-}
-
-func (q *Queries) SessionCreate(ctx context.Context, arg SessionCreateParams) error {
-	_, err := q.db.Exec(ctx, sessionCreate,
-		arg.AccountID,
-		arg.ID,
-		arg.RefreshHash,
-		arg.UserAgent,
-		arg.Ip,
-		arg.ExpiresAt,
-	)
-	return err
 }
 
 const sessionPurgeExpired = `-- name: SessionPurgeExpired :execrows

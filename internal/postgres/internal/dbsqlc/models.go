@@ -11,14 +11,18 @@ import (
 	"github.com/google/uuid"
 )
 
-type Account struct {
-	ID              uuid.UUID
-	Email           string
-	Name            string
-	PasswordHash    string
-	EmailVerifiedAt *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+type ApiKey struct {
+	TenantID   uuid.UUID
+	ID         uuid.UUID
+	Name       string
+	Prefix     string
+	SecretHash []byte
+	Role       string
+	CreatedBy  *uuid.UUID
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
 }
 
 type AuditLog struct {
@@ -46,6 +50,20 @@ type IdempotencyKey struct {
 	ExpiresAt    time.Time
 }
 
+type Invitation struct {
+	TenantID   uuid.UUID
+	ID         uuid.UUID
+	Email      string
+	Role       string
+	InvitedBy  *uuid.UUID
+	TokenHash  []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	AcceptedAt *time.Time
+	AcceptedBy *uuid.UUID
+	RevokedAt  *time.Time
+}
+
 type Membership struct {
 	TenantID  uuid.UUID
 	AccountID uuid.UUID
@@ -62,6 +80,14 @@ type Project struct {
 	Description string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+type SigningKey struct {
+	ID        string
+	Alg       string
+	SealedKey []byte
+	CreatedAt time.Time
+	RetiredAt *time.Time
 }
 
 type Task struct {

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/config"
+	"github.com/coditect/coditect/internal/identity"
+	"github.com/coditect/coditect/internal/identity/token"
+	"github.com/coditect/coditect/internal/mail"
+	"github.com/coditect/coditect/internal/postgres"
+	"github.com/coditect/coditect/internal/worker"
+)
+
+// services are the features, built once from the store and configuration.
+type services struct {
+	store    *postgres.Store
+	keys     *identity.Keys
+	tokens   *token.Issuer
+	mailer   mail.Templated
+	identity *identity.Service
+	accounts *account.Service
+}
+
+// newServices builds every feature service. dataDir receives mail files when no SMTP
+// server is configured.
+func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, dataDir string, log *slog.Logger) (*services, error) {
+	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := token.NewIssuer(keys.KeySet, cfg.BaseURL, cfg.AccessTokenTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	var sender mail.Sender
+	if cfg.SMTPURL != "" {
+		if sender, err = mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom); err != nil {
+			return nil, err
+		}
+	} else {
+		dir := filepath.Join(dataDir, "mail")
+		if sender, err = mail.NewFileSender(dir, cfg.MailFrom, log); err != nil {
+			return nil, err
+		}
+		log.Info("SMTP_URL is not set: emails are written to files", "dir", dir)
+	}
+	mailer := mail.Templated{Renderer: renderer, Sender: sender}
+	accounts := account.NewService(postgres.AccountStore{Store: store}, store, store, cfg.BaseDomain, nil)
+	id, err := identity.NewService(identity.Config{
+		Argon2: identity.Argon2Params(cfg.Argon2), SessionTTL: cfg.SessionTTL, AppSecret: cfg.SecretKey,
+		BaseURL: cfg.BaseURL, BaseDomain: cfg.BaseDomain,
+	}, identity.Deps{Store: store, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: identity.NewMemoryThrottle(nil),
+		Mailer: mailer, Jobs: store, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts}, nil
+}
+
+// refreshKeys reloads the signing keys every minute so a rotation done by any replica
+// reaches this one well within the time old keys keep verifying.
+func (s *services) refreshKeys(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.keys.Refresh(ctx); err != nil {
+				log.Warn("refresh signing keys", "error", err.Error())
+			}
+		}
+	}
+}
+
+// orgReader reads the context tenant's organization for jobs that run as its system
+// actor.
+type orgReader struct{ store *postgres.Store }
+
+func (o orgReader) OrganizationGet(ctx context.Context) (account.Organization, error) {
+	return o.store.OrganizationGet(ctx)
+}
+
+// jobs declares every background job and schedule in one place.
+func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
+	reg := worker.NewRegistry()
+	worker.AddSystem(reg, &worker.PurgeWorker{Store: s.store, Log: log})
+	reg.Every(time.Hour, func() coditect.Job { return worker.PurgeArgs{} })
+	worker.AddSystem(reg, &worker.RotateKeysWorker{Keys: s.keys, Log: log})
+	reg.Every(7*24*time.Hour, func() coditect.Job { return worker.RotateKeysArgs{} })
+
+	worker.AddTenant(reg, &worker.WelcomeWorker{Identity: s.identity, Orgs: orgReader{s.store}})
+	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})
+	worker.AddSystem(reg, &worker.PasswordResetWorker{Identity: s.identity})
+	worker.AddTenant(reg, &worker.InvitationWorker{Accounts: s.accounts, Mailer: s.mailer, BaseURL: cfg.BaseURL})
+	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
+	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
+	return reg
+}
