@@ -155,7 +155,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(ctx, cfg, store, ".coditect", log)
+	svc, err := newServices(ctx, cfg, store, nil, ".coditect", log)
 	if err != nil {
 		return err
 	}
@@ -203,24 +203,31 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(ctx, cfg, store, dataDir, log)
+	var rdb redis.Client
+	if cfg.RedisURL != "" {
+		if rdb, err = redis.Open(cfg.RedisURL); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+	svc, err := newServices(ctx, cfg, store, rdb, dataDir, log)
 	if err != nil {
 		return err
 	}
-	keysCtx, stopKeys := context.WithCancel(ctx)
-	defer stopKeys()
-	go svc.refreshKeys(keysCtx, log)
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{}, 2)
+	go func() { svc.refreshKeys(bgCtx, log); bgDone <- struct{}{} }()
+	go func() {
+		svc.accounts.RunKeyUsage(bgCtx, time.Minute, func(err error) { log.Warn("record API key use", "error", err.Error()) })
+		bgDone <- struct{}{}
+	}()
+	defer func() { stopBackground(); <-bgDone; <-bgDone }() // the last key-usage flush happens before the pool closes
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), postgres.NewPoolCollector(pool))
 
 	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
-	if cfg.RedisURL != "" {
-		rdb, err := redis.Open(cfg.RedisURL)
-		if err != nil {
-			return err
-		}
-		defer rdb.Close()
+	if rdb != nil {
 		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rdb) }})
 	}
 	handler := httpapi.NewServer(httpapi.Deps{Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version})

@@ -13,6 +13,7 @@ import (
 	"github.com/coditect/coditect/internal/identity/token"
 	"github.com/coditect/coditect/internal/mail"
 	"github.com/coditect/coditect/internal/postgres"
+	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/worker"
 )
 
@@ -28,7 +29,7 @@ type services struct {
 
 // newServices builds every feature service. dataDir receives mail files when no SMTP
 // server is configured.
-func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, dataDir string, log *slog.Logger) (*services, error) {
+func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rdb redis.Client, dataDir string, log *slog.Logger) (*services, error) {
 	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
 	if err != nil {
 		return nil, err
@@ -54,11 +55,15 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		log.Info("SMTP_URL is not set: emails are written to files", "dir", dir)
 	}
 	mailer := mail.Templated{Renderer: renderer, Sender: sender}
+	var throttle identity.Throttle = identity.NewMemoryThrottle(nil)
+	if rdb != nil {
+		throttle = redis.NewThrottle(rdb, identity.NewMemoryThrottle(nil))
+	}
 	accounts := account.NewService(postgres.AccountStore{Store: store}, store, store, cfg.BaseDomain, nil)
 	id, err := identity.NewService(identity.Config{
 		Argon2: identity.Argon2Params(cfg.Argon2), SessionTTL: cfg.SessionTTL, AppSecret: cfg.SecretKey,
 		BaseURL: cfg.BaseURL, BaseDomain: cfg.BaseDomain,
-	}, identity.Deps{Store: store, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: identity.NewMemoryThrottle(nil),
+	}, identity.Deps{Store: store, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: throttle,
 		Mailer: mailer, Jobs: store, Log: log})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ type Service struct {
 	lookups Lookups
 	domain  string
 	now     func() time.Time
+	usage   *KeyUsage
 }
 
 // NewService returns a Service; baseDomain names organizations' domains.
@@ -47,8 +48,16 @@ func NewService(store TenantStore, reader TenantReader, lookups Lookups, baseDom
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, reader: reader, lookups: lookups, domain: baseDomain, now: now}
+	return &Service{store: store, reader: reader, lookups: lookups, domain: baseDomain, now: now, usage: NewKeyUsage()}
 }
+
+// RunKeyUsage writes API keys' last-use times every interval until ctx ends.
+func (s *Service) RunKeyUsage(ctx context.Context, every time.Duration, onErr func(error)) {
+	s.usage.Run(ctx, s.lookups, every, onErr)
+}
+
+// FlushKeyUsage writes API keys' last-use times now.
+func (s *Service) FlushKeyUsage(ctx context.Context) error { return s.usage.Flush(ctx, s.lookups) }
 
 // audit writes the one audit row of a change, in its transaction.
 func auditRow(ctx context.Context, tx TenantTx, action, targetType, targetID string, changes any) error {
@@ -458,6 +467,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (coditect.
 		return coditect.Actor{}, invalid
 	}
 	actor.Role = k.Role
+	s.usage.Record(tenant, id, now)
 	return actor, nil
 }
 
