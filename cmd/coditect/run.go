@@ -18,6 +18,7 @@ import (
 
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/httpapi"
+	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/worker"
@@ -230,7 +231,14 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	if rdb != nil {
 		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rdb) }})
 	}
-	handler := httpapi.NewServer(httpapi.Deps{Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version})
+	handler := httpapi.NewServer(httpapi.Deps{
+		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
+		Identity: svc.identity, Accounts: svc.accounts,
+		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
+		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
+		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },
+		CursorKey:    derivedKey(cfg.SecretKey, "cursor"),
+	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

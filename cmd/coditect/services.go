@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -111,4 +113,12 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	return reg
+}
+
+// derivedKey derives a purpose-specific key from the app secret, so one secret never
+// serves two purposes directly.
+func derivedKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("coditect/" + purpose))
+	return m.Sum(nil)
 }

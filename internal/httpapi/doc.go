@@ -7,6 +7,14 @@
 //   - problem.go: the code → status table, writeProblem, writeJSON.
 //   - decode.go: decodeJSON.
 //   - openapi.go: the OpenAPI 3.1 document built from the route table.
+//   - services.go: the interfaces of the services the handlers call (IdentityService,
+//     AccountService).
+//   - access.go: authentication (bearer token, API key, session cookie + CSRF) and the
+//     route wrappers public, maybePerson, signedIn, person and inOrg.
+//   - pages.go: list pagination (?limit=, signed ?cursor=, {data, next_cursor}).
+//   - identity_handlers.go, org_handlers.go: sign-up and sign-in, the signed-in account,
+//     organizations, members, invitations, API keys, JWKS.
+//   - access_schemas.go: their OpenAPI schemas.
 //
 // A handler decodes with decodeJSON, calls a service, and answers with writeJSON or
 // writeProblem; it returns right after either.

@@ -31,6 +31,11 @@ type operation struct {
 	Body        *requestBody      // a JSON request body, decoded with decodeJSON
 	Responses   map[int]response  // the route's own answers, usually the successes
 	Problems    []int             // further standard problem answers: 401, 404, 409…
+
+	// security is the credentials the route accepts, as OpenAPI security requirement
+	// objects. router.handle sets it (and the 401/403/404 problems) from the route's
+	// access wrapper (see access.go), so it is never written by hand.
+	security []map[string][]string
 }
 
 // parameter is a query or header parameter.
@@ -42,10 +47,11 @@ type parameter struct {
 	Schema      jsonSchema
 }
 
-// requestBody is a required application/json request body.
+// requestBody is an application/json request body, required unless Optional.
 type requestBody struct {
 	Description string
 	Schema      jsonSchema
+	Optional    bool
 }
 
 // response is one documented answer. A nil Schema means no body (204).
@@ -61,10 +67,11 @@ func problemStatuses() []int {
 	return []int{400, 401, 403, 404, 409, 412, 413, 422, 429, 500, 503}
 }
 
-// componentSchemas are the named schemas operations refer to with ref(name).
+// componentSchemas are the named schemas operations refer to with ref(name): the
+// operational ones here, identity and access ones from accessSchemas.
 func componentSchemas() map[string]jsonSchema {
 	str := jsonSchema{"type": "string"}
-	return map[string]jsonSchema{
+	out := map[string]jsonSchema{
 		"Problem": {
 			"type":        "object",
 			"description": "An RFC 9457 problem details object.",
@@ -109,6 +116,13 @@ func componentSchemas() map[string]jsonSchema {
 			},
 		},
 	}
+	for name, sch := range accessSchemas() {
+		if _, dup := out[name]; dup {
+			panic("httpapi: schema " + name + " is defined twice")
+		}
+		out[name] = sch
+	}
+	return out
 }
 
 // problemResponseName names the components.responses entry of a problem status.
@@ -125,9 +139,14 @@ func problemResponses() map[string]any {
 				"application/problem+json": map[string]any{"schema": ref("Problem")},
 			},
 		}
-		if status == http.StatusTooManyRequests {
+		switch status {
+		case http.StatusTooManyRequests:
 			resp["headers"] = map[string]any{
 				"Retry-After": map[string]any{"description": "Seconds to wait before retrying.", "schema": jsonSchema{"type": "integer", "minimum": 0}},
+			}
+		case http.StatusUnauthorized:
+			resp["headers"] = map[string]any{
+				"WWW-Authenticate": map[string]any{"description": "The Bearer challenge (RFC 6750), with error=\"invalid_token\" when the token sent was refused.", "schema": jsonSchema{"type": "string"}},
 			}
 		}
 		out[problemResponseName(status)] = resp
@@ -188,8 +207,9 @@ func (s *openAPISpec) build(version string, routes []route) error {
 		"paths":   paths,
 		"tags":    tagObjects,
 		"components": map[string]any{
-			"schemas":   componentSchemas(),
-			"responses": problemResponses(),
+			"schemas":         componentSchemas(),
+			"responses":       problemResponses(),
+			"securitySchemes": securitySchemes(),
 		},
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
@@ -286,6 +306,9 @@ func operationObject(op operation, params []map[string]any) (map[string]any, err
 	if op.Description != "" {
 		obj["description"] = op.Description
 	}
+	if op.security != nil {
+		obj["security"] = op.security
+	}
 	if len(params) > 0 {
 		obj["parameters"] = params
 	}
@@ -294,7 +317,7 @@ func operationObject(op operation, params []map[string]any) (map[string]any, err
 			return nil, fmt.Errorf("request body: needs a Schema")
 		}
 		body := map[string]any{
-			"required": true,
+			"required": !op.Body.Optional,
 			"content":  map[string]any{"application/json": map[string]any{"schema": op.Body.Schema}},
 		}
 		if op.Body.Description != "" {

@@ -62,7 +62,8 @@ type problem struct {
 // writeProblem answers err as application/problem+json. The status comes from err's
 // kind; the code is err's specific code (e.g. "project.name_taken"). For a 500 nothing of
 // err is shown: the cause goes to the access log under the request id instead. Headers a
-// problem needs beyond the body (Allow, Retry-After) must be set before calling it.
+// problem needs beyond the body (Allow, Retry-After, a specific WWW-Authenticate) must be set
+// before calling it; a 401 without WWW-Authenticate gets the plain Bearer challenge.
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusFor(coditect.ErrorKind(err))
 	code := coditect.ErrorCode(err)
@@ -100,6 +101,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", `Bearer realm="coditect"`) // RFC 9110 §15.5.2: every 401 names a scheme
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }

@@ -42,6 +42,9 @@ func (rt *router) handle(pattern string, h http.Handler, op operation) {
 		panic(fmt.Sprintf("httpapi: route %q: operation ID %q is already used", pattern, op.ID))
 	}
 	rt.ids[op.ID] = true
+	if g, ok := h.(gated); ok {
+		op = documentAccess(op, g.level)
+	}
 	rt.mux.Handle(pattern, tagRoute(pattern, h))
 	rt.routes = append(rt.routes, route{pattern: pattern, method: method, path: path, op: op})
 }

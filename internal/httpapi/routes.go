@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/coditect/coditect/internal/identity"
+)
 
 // addRoutes is the whole API surface. Every route is mounted through rt.handle with its
 // OpenAPI operation, so the served document (GET /v1/openapi.json) cannot miss one.
@@ -41,4 +45,342 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 			http.StatusOK: {Description: "The OpenAPI document.", Schema: jsonSchema{"type": "object"}},
 		},
 	})
+
+	addAccessRoutes(rt, deps)
+	if deps.OAuth != nil {
+		addOAuthRoutes(rt, deps.OAuth)
+	}
+}
+
+// addAccessRoutes mounts identity and access: sign-up and sign-in, the signed-in
+// account (/v1/me…), organizations, members, invitations and API keys. Each handler
+// is wrapped in what it needs from the caller (access.go): public, maybePerson,
+// signedIn, person or inOrg; the wrapper also documents the route's security.
+func addAccessRoutes(rt *router, deps Deps) {
+	a := &access{identity: deps.Identity, accounts: deps.Accounts, cookieSecure: deps.CookieSecure}
+	ids, accts, secure := deps.Identity, deps.Accounts, deps.CookieSecure
+	pg := pager{key: deps.CursorKey}
+	na := newAccounts{hash: deps.HashPassword}
+	if na.hash != nil {
+		na.policy = identity.NewPasswordPolicy()
+	}
+	org := map[string]string{"org": "The organization's slug or id."}
+	body := func(schema, description string) *requestBody {
+		return &requestBody{Schema: ref(schema), Description: description}
+	}
+	ok := func(description, schema string) map[int]response {
+		return map[int]response{http.StatusOK: {Description: description, Schema: ref(schema)}}
+	}
+	status := func(code int, description string) map[int]response {
+		return map[int]response{code: {Description: description}}
+	}
+	cookieNote := ` With session "cookie" the answer also sets the ` + cookieSession + ` (HttpOnly) and ` + cookieCSRF +
+		` cookies (Secure, SameSite=Lax, ending with the session) and carries csrf_token.`
+
+	// Signing up and in.
+	rt.handle("POST /v1/signup", a.public(handleSignup(ids, accts, secure)), operation{
+		ID:      "signup",
+		Summary: "Create an account and its first organization",
+		Description: "Creates the account, the organization (its id is the tenant id), the owner membership and the domain " +
+			"{slug}.{base domain}, and enqueues the welcome email, in one transaction; then opens a first session." + cookieNote,
+		Tags:      []string{"auth"},
+		Body:      body("SignupRequest", ""),
+		Responses: map[int]response{http.StatusCreated: {Description: "The account, its organization and a first session's tokens.", Schema: ref("SignupResult")}},
+		Problems:  []int{http.StatusConflict},
+	})
+	rt.handle("POST /v1/auth/login", a.public(handleLogin(ids, secure)), operation{
+		ID:      "login",
+		Summary: "Sign in with email and password",
+		Description: "Unknown email and wrong password get the same 401. With MFA on, a missing code is 401 auth.mfa_required and a wrong or " +
+			"replayed one 401 auth.mfa_invalid. Repeated failures per account and per client are throttled: 429 with Retry-After." + cookieNote,
+		Tags:      []string{"auth"},
+		Body:      body("LoginRequest", ""),
+		Responses: ok("A new session's tokens.", "Tokens"),
+		Problems:  []int{http.StatusUnauthorized, http.StatusTooManyRequests},
+	})
+	rt.handle("POST /v1/auth/refresh", a.public(handleRefresh(ids)), operation{
+		ID:          "refreshTokens",
+		Summary:     "Exchange a refresh token for a new pair",
+		Description: "A refresh token works once. Presenting one that was already exchanged answers 401 auth.refresh_reused and ends the whole session: its newer tokens stop working too.",
+		Tags:        []string{"auth"},
+		Body:        body("RefreshRequest", ""),
+		Responses:   ok("The new access and refresh tokens.", "Tokens"),
+		Problems:    []int{http.StatusUnauthorized},
+	})
+	rt.handle("POST /v1/auth/logout", a.person(handleLogout(ids, secure)), operation{
+		ID:          "logout",
+		Summary:     "End the current session",
+		Description: "Revokes the session the request signed in with (its access tokens, refresh token and cookie) and clears the browser cookies.",
+		Tags:        []string{"auth"},
+		Responses:   status(http.StatusNoContent, "Signed out."),
+	})
+	rt.handle("POST /v1/auth/verify-email", a.public(handleEmailVerify(ids)), operation{
+		ID:        "verifyEmail",
+		Summary:   "Confirm an email address with the emailed token",
+		Tags:      []string{"auth"},
+		Body:      body("TokenRequest", ""),
+		Responses: status(http.StatusNoContent, "The address is verified."),
+		Problems:  []int{http.StatusNotFound},
+	})
+	rt.handle("POST /v1/auth/password-reset", a.public(handlePasswordResetRequest(ids)), operation{
+		ID:          "requestPasswordReset",
+		Summary:     "Email a password reset link",
+		Description: "Answers 202 whether or not the address has an account, so it cannot be used to find accounts.",
+		Tags:        []string{"auth"},
+		Body:        body("EmailRequest", ""),
+		Responses:   status(http.StatusAccepted, "If the address has an account, a link is on its way."),
+	})
+	rt.handle("POST /v1/auth/password-reset/confirm", a.public(handlePasswordReset(ids)), operation{
+		ID:          "resetPassword",
+		Summary:     "Set a new password with the emailed token",
+		Description: "Every session of the account ends.",
+		Tags:        []string{"auth"},
+		Body:        body("PasswordResetConfirmRequest", ""),
+		Responses:   status(http.StatusNoContent, "The password is changed."),
+		Problems:    []int{http.StatusNotFound},
+	})
+	rt.handle("GET /.well-known/jwks.json", handleJWKS(deps.JWKS), operation{
+		ID:          "getJWKS",
+		Summary:     "The public keys access tokens are signed with",
+		Description: "A JSON Web Key Set (RFC 7517) of the current and still-trusted previous keys. Cacheable for 5 minutes.",
+		Tags:        []string{"auth"},
+		Responses:   ok("The key set.", "JWKS"),
+		Problems:    []int{http.StatusServiceUnavailable},
+	})
+
+	// The signed-in account.
+	rt.handle("GET /v1/me", a.person(handleMe(ids, accts)), operation{
+		ID:        "getMe",
+		Summary:   "The signed-in account and its organizations",
+		Tags:      []string{"me"},
+		Responses: ok("The account, whether MFA is on, and its memberships.", "Me"),
+	})
+	rt.handle("GET /v1/me/sessions", a.person(handleSessionList(ids, pg)), operation{
+		ID:        "listMySessions",
+		Summary:   "The account's active sessions",
+		Tags:      []string{"me"},
+		Params:    pageParams(),
+		Responses: ok("A page of sessions, oldest first.", "SessionPage"),
+		Problems:  []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("DELETE /v1/me/sessions/{id}", a.person(handleSessionRevoke(ids, secure)), operation{
+		ID:         "revokeMySession",
+		Summary:    "End one of the account's sessions",
+		Tags:       []string{"me"},
+		PathParams: map[string]string{"id": "The session's id."},
+		Responses:  status(http.StatusNoContent, "The session has ended."),
+		Problems:   []int{http.StatusNotFound},
+	})
+	rt.handle("POST /v1/me/mfa/totp", a.person(handleMFAStart(ids)), operation{
+		ID:          "startTOTP",
+		Summary:     "Start TOTP enrolment",
+		Description: "Returns a new secret; MFA turns on once a code from it is verified.",
+		Tags:        []string{"me"},
+		Responses:   ok("The secret to put into an authenticator app.", "MFAEnrollment"),
+		Problems:    []int{http.StatusConflict},
+	})
+	rt.handle("POST /v1/me/mfa/totp/verify", a.person(handleMFAConfirm(ids)), operation{
+		ID:        "verifyTOTP",
+		Summary:   "Verify the first code and turn MFA on",
+		Tags:      []string{"me"},
+		Body:      body("CodeRequest", ""),
+		Responses: ok("MFA is on; the recovery codes are shown this once.", "RecoveryCodes"),
+		Problems:  []int{http.StatusConflict},
+	})
+	rt.handle("DELETE /v1/me/mfa/totp", a.person(handleMFADisable(ids)), operation{
+		ID:          "disableTOTP",
+		Summary:     "Turn MFA off",
+		Description: "Needs a current code or a recovery code, so a stolen session alone cannot remove the second factor.",
+		Tags:        []string{"me"},
+		Body:        body("CodeRequest", ""),
+		Responses:   status(http.StatusNoContent, "MFA is off."),
+		Problems:    []int{http.StatusConflict},
+	})
+	rt.handle("POST /v1/me/email/verify", a.person(handleEmailVerifyResend(ids)), operation{
+		ID:        "resendEmailVerification",
+		Summary:   "Send the email verification link again",
+		Tags:      []string{"me"},
+		Responses: status(http.StatusAccepted, "A new link is on its way (unless the address is already verified)."),
+	})
+
+	// Organizations.
+	rt.handle("GET /v1/orgs", a.signedIn(handleMyOrganizations(ids, accts, pg)), operation{
+		ID:          "listMyOrganizations",
+		Summary:     "The organizations I belong to",
+		Description: "For a person, their memberships; for an API key, its own organization.",
+		Tags:        []string{"organizations"},
+		Params:      pageParams(),
+		Responses:   ok("A page of organizations with my role in each.", "MyMembershipPage"),
+		Problems:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("POST /v1/orgs", a.person(handleOrganizationCreate(accts, deps.BaseDomain)), operation{
+		ID:        "createOrganization",
+		Summary:   "Create an organization, with me as its owner",
+		Tags:      []string{"organizations"},
+		Body:      body("CreateOrganizationRequest", ""),
+		Responses: map[int]response{http.StatusCreated: {Description: "The new organization.", Schema: ref("Organization")}},
+		Problems:  []int{http.StatusConflict},
+	})
+	rt.handle("GET /v1/orgs/{org}", a.inOrg(handleOrganization(accts, deps.BaseDomain)), operation{
+		ID:         "getOrganization",
+		Summary:    "One organization",
+		Tags:       []string{"organizations"},
+		PathParams: org,
+		Responses:  ok("The organization.", "Organization"),
+	})
+
+	// Members.
+	rt.handle("GET /v1/orgs/{org}/members", a.inOrg(handleMemberList(accts, pg)), operation{
+		ID:         "listMembers",
+		Summary:    "The organization's members",
+		Tags:       []string{"members"},
+		PathParams: org,
+		Params:     pageParams(),
+		Responses:  ok("A page of memberships, oldest first.", "MembershipPage"),
+		Problems:   []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("PATCH /v1/orgs/{org}/members/{account_id}", a.inOrg(handleMemberUpdate(accts)), operation{
+		ID:          "updateMember",
+		Summary:     "Change a member's role",
+		Description: "Admin or higher; only an owner grants or removes the owner role; the last owner cannot be demoted (409).",
+		Tags:        []string{"members"},
+		PathParams:  map[string]string{"org": org["org"], "account_id": "The member's account id."},
+		Body:        body("RoleRequest", ""),
+		Responses:   ok("The membership with its new role.", "Membership"),
+		Problems:    []int{http.StatusConflict},
+	})
+	rt.handle("DELETE /v1/orgs/{org}/members/{account_id}", a.inOrg(handleMemberRemove(accts)), operation{
+		ID:          "removeMember",
+		Summary:     "Remove a member, or leave",
+		Description: "Admin or higher, or the member themselves; the last owner cannot be removed or leave (409).",
+		Tags:        []string{"members"},
+		PathParams:  map[string]string{"org": org["org"], "account_id": "The member's account id."},
+		Responses:   status(http.StatusNoContent, "The member is removed."),
+		Problems:    []int{http.StatusConflict},
+	})
+
+	// Invitations.
+	rt.handle("GET /v1/orgs/{org}/invitations", a.inOrg(handleInvitationList(accts, pg)), operation{
+		ID:          "listInvitations",
+		Summary:     "The organization's invitations",
+		Description: "Admin or higher. Pending, accepted, revoked and expired ones alike.",
+		Tags:        []string{"invitations"},
+		PathParams:  org,
+		Params:      pageParams(),
+		Responses:   ok("A page of invitations, oldest first.", "InvitationPage"),
+		Problems:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("POST /v1/orgs/{org}/invitations", a.inOrg(handleInvitationCreate(accts)), operation{
+		ID:          "createInvitation",
+		Summary:     "Invite someone by email",
+		Description: "Admin or higher; only an owner invites owners. The invitation email (with the accept link) is sent in the background; the answer never carries the token.",
+		Tags:        []string{"invitations"},
+		PathParams:  org,
+		Body:        body("InvitationRequest", ""),
+		Responses:   map[int]response{http.StatusCreated: {Description: "The invitation.", Schema: ref("Invitation")}},
+		Problems:    []int{http.StatusConflict},
+	})
+	rt.handle("DELETE /v1/orgs/{org}/invitations/{id}", a.inOrg(handleInvitationRevoke(accts)), operation{
+		ID:         "revokeInvitation",
+		Summary:    "Revoke an invitation",
+		Tags:       []string{"invitations"},
+		PathParams: map[string]string{"org": org["org"], "id": "The invitation's id."},
+		Responses:  status(http.StatusNoContent, "The invitation can no longer be accepted."),
+	})
+	rt.handle("GET /v1/invitations/{token}", a.public(handleInvitationShow(accts)), operation{
+		ID:          "getInvitation",
+		Summary:     "What an invitation is for, by its token",
+		Description: "For the accept page. An unknown, used, revoked or expired token is 404 invitation.invalid.",
+		Tags:        []string{"invitations"},
+		PathParams:  map[string]string{"token": "The token from the invitation email."},
+		Responses:   ok("The inviting organization, the invited email and role.", "PendingInvitation"),
+		Problems:    []int{http.StatusNotFound},
+	})
+	rt.handle("POST /v1/invitations/{token}/accept", a.maybePerson(handleInvitationAccept(ids, accts, na, secure, deps.BaseDomain)), operation{
+		ID:      "acceptInvitation",
+		Summary: "Join the inviting organization",
+		Description: "Signed in, the account joins with the invited role; its email must be the invited one (403 invitation.email_mismatch). " +
+			"Not signed in, the body's name and password create an account with the invited email, which joins and is signed in as by login " +
+			"(201; 409 account.email_taken if the address already has an account: sign in first)." + cookieNote,
+		Tags:       []string{"invitations"},
+		PathParams: map[string]string{"token": "The token from the invitation email."},
+		Body:       &requestBody{Schema: ref("AcceptInvitationRequest"), Optional: true, Description: "Only without an account: its name and password."},
+		Responses: map[int]response{
+			http.StatusOK:      {Description: "Joined.", Schema: ref("AcceptedInvitation")},
+			http.StatusCreated: {Description: "The account was created, joined, and is signed in.", Schema: ref("AcceptedInvitation")},
+		},
+		Problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	})
+
+	// API keys.
+	rt.handle("GET /v1/orgs/{org}/api-keys", a.inOrg(handleAPIKeyList(accts, pg)), operation{
+		ID:          "listAPIKeys",
+		Summary:     "The organization's API keys",
+		Description: "Admin or higher. Never their secrets; revoked keys included.",
+		Tags:        []string{"api-keys"},
+		PathParams:  org,
+		Params:      pageParams(),
+		Responses:   ok("A page of API keys, oldest first.", "APIKeyPage"),
+		Problems:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("POST /v1/orgs/{org}/api-keys", a.inOrg(handleAPIKeyCreate(accts)), operation{
+		ID:          "createAPIKey",
+		Summary:     "Create an API key",
+		Description: "Admin or higher; the key's role is at most the creator's. The secret is in this answer only.",
+		Tags:        []string{"api-keys"},
+		PathParams:  org,
+		Body:        body("APIKeyRequest", ""),
+		Responses:   map[int]response{http.StatusCreated: {Description: "The key, with its secret shown this once.", Schema: ref("CreatedAPIKey")}},
+	})
+	rt.handle("DELETE /v1/orgs/{org}/api-keys/{id}", a.inOrg(handleAPIKeyRevoke(accts)), operation{
+		ID:         "revokeAPIKey",
+		Summary:    "Revoke an API key",
+		Tags:       []string{"api-keys"},
+		PathParams: map[string]string{"org": org["org"], "id": "The key's id."},
+		Responses:  status(http.StatusNoContent, "The key stops working at once."),
+	})
+}
+
+// pageParams are the query parameters of every list.
+func pageParams() []parameter {
+	return []parameter{
+		{Name: "limit", In: "query", Description: "Items per page (default 50).", Schema: jsonSchema{"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+		{Name: "cursor", In: "query", Description: "The previous page's next_cursor.", Schema: jsonSchema{"type": "string"}},
+	}
+}
+
+// addOAuthRoutes mounts the OAuth 2.0 / OpenID Connect provider's endpoints. It
+// authenticates its clients itself and answers OAuth errors (RFC 6749 §5.2) rather
+// than problems, so the routes are not gated and their documentation stays minimal.
+func addOAuthRoutes(rt *router, h http.Handler) {
+	obj := jsonSchema{"type": "object"}
+	oauthErr := response{Description: "An OAuth error: {error, error_description}.", Schema: jsonSchema{
+		"type": "object", "required": []string{"error"},
+		"properties": map[string]jsonSchema{"error": {"type": "string"}, "error_description": {"type": "string"}},
+	}}
+	page := response{Description: "The sign-in or consent page.", ContentType: "text/html", Schema: jsonSchema{"type": "string"}}
+	redirect := response{Description: "Back to the client's redirect_uri with a code, or with an error."}
+	for _, r := range []struct {
+		pattern, id, summary string
+		responses            map[int]response
+	}{
+		{"GET /.well-known/openid-configuration", "getOpenIDConfiguration", "OpenID Connect discovery document",
+			map[int]response{http.StatusOK: {Description: "The provider's metadata.", Schema: obj}}},
+		{"GET /oauth2/auth", "oauthAuthorize", "OAuth 2.0 authorization endpoint (code flow with PKCE)",
+			map[int]response{http.StatusOK: page, http.StatusSeeOther: redirect, http.StatusBadRequest: oauthErr}},
+		{"POST /oauth2/auth", "oauthAuthorizeSubmit", "Submit the authorization endpoint's sign-in or consent form",
+			map[int]response{http.StatusOK: page, http.StatusSeeOther: redirect, http.StatusBadRequest: oauthErr}},
+		{"POST /oauth2/token", "oauthToken", "OAuth 2.0 token endpoint (form-encoded)",
+			map[int]response{http.StatusOK: {Description: "The tokens.", Schema: obj}, http.StatusBadRequest: oauthErr, http.StatusUnauthorized: oauthErr}},
+		{"POST /oauth2/revoke", "oauthRevoke", "OAuth 2.0 token revocation (RFC 7009, form-encoded)",
+			map[int]response{http.StatusOK: {Description: "Revoked (or was not valid)."}, http.StatusBadRequest: oauthErr, http.StatusUnauthorized: oauthErr}},
+		{"POST /oauth2/introspect", "oauthIntrospect", "OAuth 2.0 token introspection (RFC 7662, form-encoded)",
+			map[int]response{http.StatusOK: {Description: "Whether the token is active, and its claims.", Schema: obj}, http.StatusUnauthorized: oauthErr}},
+		{"GET /userinfo", "getUserinfo", "OpenID Connect UserInfo",
+			map[int]response{http.StatusOK: {Description: "Claims about the token's subject.", Schema: obj}, http.StatusUnauthorized: oauthErr}},
+		{"POST /userinfo", "postUserinfo", "OpenID Connect UserInfo (POST)",
+			map[int]response{http.StatusOK: {Description: "Claims about the token's subject.", Schema: obj}, http.StatusUnauthorized: oauthErr}},
+	} {
+		rt.handle(r.pattern, h, operation{ID: r.id, Summary: r.summary, Tags: []string{"oauth"}, Responses: r.responses})
+	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,36 @@ type Deps struct {
 	MaxBodyBytes int64
 	// Version is reported in the OpenAPI document's info.version; "" means "dev".
 	Version string
+
+	// Identity is sign-up, sign-in, sessions and MFA (*identity.Service), and Accounts
+	// is organizations, members, invitations and API keys (*account.Service). The
+	// routes that need them are always mounted and documented; while either is nil
+	// (tests of the middleware alone) those routes answer 503.
+	Identity IdentityService
+	// Accounts: see Identity.
+	Accounts AccountService
+	// JWKS returns the public signing keys for GET /.well-known/jwks.json, normally
+	// a KeySet's JWKS method (e.g. identity.Keys.KeySet().JWKS). Nil answers 503.
+	JWKS func() ([]byte, error)
+	// CookieSecure marks the browser session cookies Secure (HTTPS only). Set it in
+	// production; only plain-HTTP local development turns it off.
+	CookieSecure bool
+	// BaseDomain is the domain organizations live under: an organization's domain is
+	// {slug}.{BaseDomain} (config CODITECT_BASE_DOMAIN). "" leaves domain out of
+	// organization answers other than sign-up's.
+	BaseDomain string
+	// HashPassword hashes a new password (identity.HashPassword with the configured
+	// Argon2 parameters). Only accepting an invitation without an account uses it; nil
+	// makes that path answer 503 (signed-in people can still accept).
+	HashPassword func(password string) (string, error)
+	// CursorKey (32 bytes or more) authenticates the list cursors the API hands out,
+	// so a client cannot forge a position. Every replica must share it. Nil means a
+	// random key per process: cursors then break across restarts and replicas.
+	CursorKey []byte
+	// OAuth, when set, is the OAuth 2.0 / OpenID Connect provider's handler, mounted
+	// at /.well-known/openid-configuration, /oauth2/{auth,token,revoke,introspect}
+	// and /userinfo. Those routes do their own client authentication.
+	OAuth http.Handler
 }
 
 // ReadyCheck is one dependency GET /readyz probes.
@@ -83,6 +114,12 @@ func withDefaults(deps Deps) Deps {
 	}
 	if deps.Version == "" {
 		deps.Version = "dev"
+	}
+	if len(deps.CursorKey) == 0 {
+		deps.CursorKey = make([]byte, 32)
+		_, _ = rand.Read(deps.CursorKey)
+	} else if len(deps.CursorKey) < 32 {
+		panic("httpapi: Deps.CursorKey must be at least 32 bytes")
 	}
 	seen := make(map[string]bool, len(deps.Ready))
 	for _, c := range deps.Ready {
