@@ -52,6 +52,9 @@ func Manifest() []Table {
 		{"signing_keys", Reference, "id"},
 
 		// OAuth2 / OpenID Connect provider (migration 0003) — add its tables here.
+		{"oauth_clients", DistributedByTenant, "tenant_id"},
+		{"oauth_client_ids", DistributedByKey, "client_id"},
+		{"oauth_requests", DistributedByKey, "signature"},
 
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},

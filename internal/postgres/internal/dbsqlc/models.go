@@ -72,6 +72,34 @@ type Membership struct {
 	UpdatedAt time.Time
 }
 
+type OauthClient struct {
+	TenantID     uuid.UUID
+	ID           uuid.UUID
+	ClientID     string
+	Name         string
+	SecretHash   []byte
+	RedirectUris []string
+	GrantTypes   []string
+	Scopes       []string
+	Public       bool
+	CreatedBy    *uuid.UUID
+	CreatedAt    time.Time
+	RevokedAt    *time.Time
+}
+
+type OauthRequest struct {
+	Signature   string
+	Kind        string
+	RequestID   string
+	ClientID    string
+	TenantID    *uuid.UUID
+	AccountID   *uuid.UUID
+	Request     []byte
+	RequestedAt time.Time
+	ExpiresAt   *time.Time
+	Active      bool
+}
+
 type Project struct {
 	TenantID    uuid.UUID
 	ID          uuid.UUID
