@@ -1,5 +1,28 @@
 // Package work holds the product's own data: workspaces, which hold projects, which
 // hold tasks. Everything here lives inside one tenant.
+//
+// Service is the business rules. Every method authorizes the actor's role first
+// (reads need coditect.ActReadWork, viewer or higher; writes coditect.ActWriteWork,
+// member or higher), validates its input (field-level coditect.Invalid errors), and
+// runs each change in one transaction together with its one audit row.
+//
+// Rules worth knowing:
+//
+//   - Deleting cascades (see DeleteCascades): deleting a workspace deletes its projects
+//     and their tasks; deleting a project deletes its tasks. Nothing is left orphaned,
+//     and the delete's audit row records how many projects and tasks went with it.
+//   - A task's status moves only along the transitions of CanTransition; any other
+//     move is a conflict (CodeInvalidTransition). Setting the same status is a no-op.
+//   - A task's assignee must be a member of the organization.
+//   - Every resource has an ETag (see ETag); an update or delete given a non-empty
+//     If-Match that does not match the row as it is inside the write transaction fails
+//     with coditect.CodePrecondition and changes nothing.
+//   - An update that changes nothing writes nothing (no row change, no audit row) and
+//     returns the resource as it is.
+//   - Ids a method takes as an argument (the resource in the URL path) answer not found
+//     when unknown, including another tenant's. Ids inside parameters and filters (a
+//     project's workspace_id, a task's assignee_id, list filters) that do not exist in
+//     this organization are field errors (coditect.CodeInvalid).
 package work
 
 import (
@@ -37,6 +60,20 @@ const (
 	TaskDone       TaskStatus = "done"
 	TaskCanceled   TaskStatus = "canceled"
 )
+
+// TaskStatuses returns every task status, in the order of a task's usual life.
+func TaskStatuses() []TaskStatus {
+	return []TaskStatus{TaskTodo, TaskInProgress, TaskDone, TaskCanceled}
+}
+
+// Valid reports whether s is one of the task statuses.
+func (s TaskStatus) Valid() bool {
+	switch s {
+	case TaskTodo, TaskInProgress, TaskDone, TaskCanceled:
+		return true
+	}
+	return false
+}
 
 // Task is one unit of work in a project.
 type Task struct {

@@ -83,3 +83,40 @@ RETURNING tenant_id, id, project_id, title, description, status, assignee_id, du
 
 -- name: TaskDelete :execrows
 DELETE FROM tasks WHERE tenant_id = $1 AND id = $2;
+
+-- name: WorkspaceGetForUpdate :one
+SELECT tenant_id, id, name, description, created_at, updated_at
+FROM workspaces
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE;
+
+-- name: ProjectGetForUpdate :one
+SELECT tenant_id, id, workspace_id, name, description, created_at, updated_at
+FROM projects
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE;
+
+-- name: TaskGetForUpdate :one
+SELECT tenant_id, id, project_id, title, description, status, assignee_id, due_at, created_at, updated_at
+FROM tasks
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE;
+
+-- name: ProjectIDsInWorkspaceForUpdate :many
+-- Locks a workspace's projects so no task can be added to them before the workspace
+-- is deleted (aggregates cannot take FOR UPDATE: the caller counts the rows).
+SELECT id
+FROM projects
+WHERE tenant_id = $1 AND workspace_id = $2
+FOR UPDATE;
+
+-- name: TaskCountInProject :one
+SELECT count(*)
+FROM tasks
+WHERE tenant_id = $1 AND project_id = $2;
+
+-- name: TaskCountInWorkspace :one
+SELECT count(*)
+FROM tasks t
+JOIN projects p ON p.tenant_id = t.tenant_id AND p.id = t.project_id
+WHERE t.tenant_id = $1 AND p.workspace_id = $2;

@@ -90,6 +90,67 @@ func (q *Queries) ProjectGet(ctx context.Context, arg ProjectGetParams) (Project
 	return i, err
 }
 
+const projectGetForUpdate = `-- name: ProjectGetForUpdate :one
+SELECT tenant_id, id, workspace_id, name, description, created_at, updated_at
+FROM projects
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE
+`
+
+type ProjectGetForUpdateParams struct {
+	TenantID uuid.UUID
+	ID       uuid.UUID
+}
+
+func (q *Queries) ProjectGetForUpdate(ctx context.Context, arg ProjectGetForUpdateParams) (Project, error) {
+	row := q.db.QueryRow(ctx, projectGetForUpdate, arg.TenantID, arg.ID)
+	var i Project
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.WorkspaceID,
+		&i.Name,
+		&i.Description,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const projectIDsInWorkspaceForUpdate = `-- name: ProjectIDsInWorkspaceForUpdate :many
+SELECT id
+FROM projects
+WHERE tenant_id = $1 AND workspace_id = $2
+FOR UPDATE
+`
+
+type ProjectIDsInWorkspaceForUpdateParams struct {
+	TenantID    uuid.UUID
+	WorkspaceID uuid.UUID
+}
+
+// Locks a workspace's projects so no task can be added to them before the workspace
+// is deleted (aggregates cannot take FOR UPDATE: the caller counts the rows).
+func (q *Queries) ProjectIDsInWorkspaceForUpdate(ctx context.Context, arg ProjectIDsInWorkspaceForUpdateParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, projectIDsInWorkspaceForUpdate, arg.TenantID, arg.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const projectList = `-- name: ProjectList :many
 SELECT tenant_id, id, workspace_id, name, description, created_at, updated_at
 FROM projects
@@ -176,6 +237,43 @@ func (q *Queries) ProjectUpdate(ctx context.Context, arg ProjectUpdateParams) (P
 	return i, err
 }
 
+const taskCountInProject = `-- name: TaskCountInProject :one
+SELECT count(*)
+FROM tasks
+WHERE tenant_id = $1 AND project_id = $2
+`
+
+type TaskCountInProjectParams struct {
+	TenantID  uuid.UUID
+	ProjectID uuid.UUID
+}
+
+func (q *Queries) TaskCountInProject(ctx context.Context, arg TaskCountInProjectParams) (int64, error) {
+	row := q.db.QueryRow(ctx, taskCountInProject, arg.TenantID, arg.ProjectID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const taskCountInWorkspace = `-- name: TaskCountInWorkspace :one
+SELECT count(*)
+FROM tasks t
+JOIN projects p ON p.tenant_id = t.tenant_id AND p.id = t.project_id
+WHERE t.tenant_id = $1 AND p.workspace_id = $2
+`
+
+type TaskCountInWorkspaceParams struct {
+	TenantID    uuid.UUID
+	WorkspaceID uuid.UUID
+}
+
+func (q *Queries) TaskCountInWorkspace(ctx context.Context, arg TaskCountInWorkspaceParams) (int64, error) {
+	row := q.db.QueryRow(ctx, taskCountInWorkspace, arg.TenantID, arg.WorkspaceID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const taskCreate = `-- name: TaskCreate :one
 INSERT INTO tasks (tenant_id, id, project_id, title, description, status, assignee_id, due_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -250,6 +348,36 @@ type TaskGetParams struct {
 
 func (q *Queries) TaskGet(ctx context.Context, arg TaskGetParams) (Task, error) {
 	row := q.db.QueryRow(ctx, taskGet, arg.TenantID, arg.ID)
+	var i Task
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.ProjectID,
+		&i.Title,
+		&i.Description,
+		&i.Status,
+		&i.AssigneeID,
+		&i.DueAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const taskGetForUpdate = `-- name: TaskGetForUpdate :one
+SELECT tenant_id, id, project_id, title, description, status, assignee_id, due_at, created_at, updated_at
+FROM tasks
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE
+`
+
+type TaskGetForUpdateParams struct {
+	TenantID uuid.UUID
+	ID       uuid.UUID
+}
+
+func (q *Queries) TaskGetForUpdate(ctx context.Context, arg TaskGetForUpdateParams) (Task, error) {
+	row := q.db.QueryRow(ctx, taskGetForUpdate, arg.TenantID, arg.ID)
 	var i Task
 	err := row.Scan(
 		&i.TenantID,
@@ -434,6 +562,32 @@ type WorkspaceGetParams struct {
 
 func (q *Queries) WorkspaceGet(ctx context.Context, arg WorkspaceGetParams) (Workspace, error) {
 	row := q.db.QueryRow(ctx, workspaceGet, arg.TenantID, arg.ID)
+	var i Workspace
+	err := row.Scan(
+		&i.TenantID,
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const workspaceGetForUpdate = `-- name: WorkspaceGetForUpdate :one
+SELECT tenant_id, id, name, description, created_at, updated_at
+FROM workspaces
+WHERE tenant_id = $1 AND id = $2
+FOR UPDATE
+`
+
+type WorkspaceGetForUpdateParams struct {
+	TenantID uuid.UUID
+	ID       uuid.UUID
+}
+
+func (q *Queries) WorkspaceGetForUpdate(ctx context.Context, arg WorkspaceGetForUpdateParams) (Workspace, error) {
+	row := q.db.QueryRow(ctx, workspaceGetForUpdate, arg.TenantID, arg.ID)
 	var i Workspace
 	err := row.Scan(
 		&i.TenantID,
