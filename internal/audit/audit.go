@@ -42,3 +42,45 @@ func InfoFrom(ctx context.Context) (RequestInfo, bool) {
 	info, ok := ctx.Value(infoKey{}).(RequestInfo)
 	return info, ok
 }
+
+// Filter selects audit rows: by actor, by exact action, in [Since, Until), newest
+// first before the position (BeforeCreatedAt, BeforeID). Zero values mean "any".
+type Filter struct {
+	ActorID         *[16]byte
+	Action          string
+	Since, Until    time.Time
+	Limit           int
+	BeforeCreatedAt time.Time
+	BeforeID        [16]byte
+}
+
+// Reader reads the context tenant's audit log.
+type Reader interface {
+	AuditLogSearch(ctx context.Context, f Filter) ([]Entry, error)
+}
+
+// Service serves the audit log to admins. Rows are never changed or deleted through
+// it (or any API): the table is append-only for the application role.
+type Service struct{ reader Reader }
+
+// NewService returns a Service over r.
+func NewService(r Reader) *Service { return &Service{reader: r} }
+
+// List returns audit rows matching f, newest first. It needs admin or higher.
+func (s *Service) List(ctx context.Context, f Filter) ([]Entry, error) {
+	a, _ := coditect.ActorFrom(ctx)
+	if err := coditect.Authorize(a, coditect.ActReadAuditLogs); err != nil {
+		return nil, err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return nil, coditect.Invalid(coditect.FieldError{Field: "until", Message: "must be after since"})
+	}
+	if len(f.Action) > 100 {
+		return nil, coditect.Invalid(coditect.FieldError{Field: "action", Message: "must be at most 100 characters"})
+	}
+	out, err := s.reader.AuditLogSearch(ctx, f)
+	if out == nil {
+		out = []Entry{}
+	}
+	return out, err
+}

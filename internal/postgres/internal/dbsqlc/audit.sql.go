@@ -53,7 +53,11 @@ const auditLogList = `-- name: AuditLogList :many
 SELECT tenant_id, id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, changes, created_at
 FROM audit_logs
 WHERE tenant_id = $1
-  AND (created_at, id) < ($3::timestamptz, $4::uuid)
+  AND ($3::uuid IS NULL OR actor_id = $3)
+  AND ($4::text IS NULL OR action = $4)
+  AND created_at >= $5::timestamptz
+  AND created_at < $6::timestamptz
+  AND (created_at, id) < ($7::timestamptz, $8::uuid)
 ORDER BY created_at DESC, id DESC
 LIMIT $2
 `
@@ -61,14 +65,24 @@ LIMIT $2
 type AuditLogListParams struct {
 	TenantID        uuid.UUID
 	Limit           int32
+	ActorID         *uuid.UUID
+	Action          *string
+	Since           time.Time
+	Until           time.Time
 	BeforeCreatedAt time.Time
 	BeforeID        uuid.UUID
 }
 
+// Newest first, before the cursor position, optionally filtered by actor, action and
+// a [since, until) time range.
 func (q *Queries) AuditLogList(ctx context.Context, arg AuditLogListParams) ([]AuditLog, error) {
 	rows, err := q.db.Query(ctx, auditLogList,
 		arg.TenantID,
 		arg.Limit,
+		arg.ActorID,
+		arg.Action,
+		arg.Since,
+		arg.Until,
 		arg.BeforeCreatedAt,
 		arg.BeforeID,
 	)
