@@ -231,14 +231,24 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	if rdb != nil {
 		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rdb) }})
 	}
-	handler := httpapi.NewServer(httpapi.Deps{
+	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },
 		CursorKey:    derivedKey(cfg.SecretKey, "cursor"),
-	})
+	}
+	provider, err := newOAuthProvider(cfg, svc, log)
+	if err != nil {
+		return err
+	}
+	if provider != nil {
+		// The provider's own JWKS handler is not mounted: httpapi serves
+		// /.well-known/jwks.json from the same key set (svc.keys).
+		deps.OAuth, deps.OAuthTokens, deps.OAuthClients = provider.Handler(), provider, provider
+	}
+	handler := httpapi.NewServer(deps)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/identity/token"
 	"github.com/coditect/coditect/internal/mail"
+	"github.com/coditect/coditect/internal/oauth"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/worker"
@@ -73,6 +75,33 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts}, nil
 }
 
+// newOAuthProvider builds the OAuth 2.0 / OpenID Connect provider: its issuer is the
+// public base URL, its ID tokens are signed with the identity signing keys (so the
+// JWKS httpapi serves at /.well-known/jwks.json, the discovery document's jwks_uri,
+// verifies them), people sign in through identity (same throttling and second factor
+// as POST /v1/auth/login), and its codes and tokens live in PostgreSQL. A base URL
+// that cannot be an issuer (http on a non-loopback host, or with a path) leaves the
+// provider off with a warning: nil, nil.
+func newOAuthProvider(cfg config.Config, svc *services, log *slog.Logger) (*oauth.Provider, error) {
+	if err := oauth.CheckIssuer(cfg.BaseURL); err != nil {
+		log.Warn("the OAuth provider is off: CODITECT_BASE_URL cannot be its issuer (want https://host, or http on a loopback host, with no path)",
+			"base_url", cfg.BaseURL, "error", err.Error())
+		return nil, nil
+	}
+	p, err := oauth.New(oauth.Config{
+		Issuer:          cfg.BaseURL,
+		GlobalSecret:    derivedKey(cfg.SecretKey, "oauth"),
+		AccessTokenTTL:  cfg.AccessTokenTTL,
+		RefreshTokenTTL: cfg.SessionTTL,
+		ExtraScopes:     []string{oauth.ScopeAPIRead, oauth.ScopeAPIWrite},
+		Log:             log,
+	}, postgres.OAuthStore{Store: svc.store}, svc.keys.KeySet, svc.identity)
+	if err != nil {
+		return nil, fmt.Errorf("OAuth provider: %w", err)
+	}
+	return p, nil
+}
+
 // refreshKeys reloads the signing keys every minute so a rotation done by any replica
 // reaches this one well within the time old keys keep verifying.
 func (s *services) refreshKeys(ctx context.Context, log *slog.Logger) {
@@ -103,6 +132,8 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	reg := worker.NewRegistry()
 	worker.AddSystem(reg, &worker.PurgeWorker{Store: s.store, Log: log})
 	reg.Every(time.Hour, func() coditect.Job { return worker.PurgeArgs{} })
+	worker.AddSystem(reg, &worker.OAuthPurgeWorker{Store: s.store, Log: log})
+	reg.Every(time.Hour, func() coditect.Job { return worker.OAuthPurgeArgs{} })
 	worker.AddSystem(reg, &worker.RotateKeysWorker{Keys: s.keys, Log: log})
 	reg.Every(7*24*time.Hour, func() coditect.Job { return worker.RotateKeysArgs{} })
 

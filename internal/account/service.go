@@ -63,14 +63,7 @@ func (s *Service) FlushKeyUsage(ctx context.Context) error { return s.usage.Flus
 func auditRow(ctx context.Context, tx TenantTx, action, targetType, targetID string, changes any) error {
 	a, _ := coditect.ActorFrom(ctx)
 	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, Action: action, TargetType: targetType, TargetID: targetID}
-	switch a.Kind {
-	case coditect.ActorAccount:
-		b := a.AccountID.Bytes()
-		e.ActorID = &b
-	case coditect.ActorAPIKey:
-		b := a.APIKeyID.Bytes()
-		e.ActorID = &b
-	}
+	e.ActorID = a.AuditActorID()
 	if info, ok := audit.InfoFrom(ctx); ok {
 		e.IP, e.UserAgent = info.IP, info.UserAgent
 	}
@@ -103,7 +96,7 @@ func (s *Service) ResolveTenant(ctx context.Context, a coditect.Actor, org strin
 		}
 	}
 	switch a.Kind {
-	case coditect.ActorAPIKey:
+	case coditect.ActorAPIKey, coditect.ActorOAuthClient: // credentials bound to one organization
 		if a.Tenant != tenant {
 			return a, notFound
 		}

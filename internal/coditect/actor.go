@@ -2,7 +2,8 @@ package coditect
 
 import "context"
 
-// ActorKind says whether a human account or the platform itself is acting.
+// ActorKind says who is acting: a person, an organization's API key or OAuth client,
+// or the platform itself.
 type ActorKind string
 
 // The kinds of actor.
@@ -10,6 +11,10 @@ const (
 	ActorAccount ActorKind = "account" // a signed-in person, via session, JWT or OAuth token
 	ActorAPIKey  ActorKind = "api_key" // an organization's API key
 	ActorSystem  ActorKind = "system"  // a background job or maintenance task
+	// ActorOAuthClient is an organization's OAuth client acting for that organization
+	// with a client-credentials access token (no person involved). Like an API key it
+	// is bound to its one tenant; its role comes from the token's scopes.
+	ActorOAuthClient ActorKind = "oauth_client"
 )
 
 // Actor is who a piece of work is done for. Tenant is zero until the request's {org}
@@ -22,6 +27,8 @@ type Actor struct {
 	SessionID SessionID // set when the account authenticated with a session
 	Tenant    TenantID  // the organization the actor works in; zero = none yet
 	Role      Role      // the actor's role in Tenant
+	// OAuthClientID is set for ActorOAuthClient: the client's id in its tenant.
+	OAuthClientID OAuthClientID
 }
 
 // SystemActor returns the actor background jobs run as inside one tenant. It holds the
@@ -31,15 +38,30 @@ func SystemActor(tenant TenantID) Actor {
 	return Actor{Kind: ActorSystem, Tenant: tenant, Role: RoleOwner}
 }
 
-// ID returns the acting principal's id for audit rows: account id, API key id, or "".
+// ID returns the acting principal's id for audit rows: account id, API key id, OAuth
+// client id, or "".
 func (a Actor) ID() string {
-	switch a.Kind {
-	case ActorAccount:
-		return a.AccountID.String()
-	case ActorAPIKey:
-		return a.APIKeyID.String()
+	if id := a.AuditActorID(); id != nil {
+		return formatUUID(*id)
 	}
 	return ""
+}
+
+// AuditActorID returns the acting principal's id as an audit row's actor_id: the
+// account, API key or OAuth client id; nil for the system (and an unknown kind).
+func (a Actor) AuditActorID() *[16]byte {
+	var id [16]byte
+	switch a.Kind {
+	case ActorAccount:
+		id = a.AccountID
+	case ActorAPIKey:
+		id = a.APIKeyID
+	case ActorOAuthClient:
+		id = a.OAuthClientID
+	default:
+		return nil
+	}
+	return &id
 }
 
 type actorKey struct{}

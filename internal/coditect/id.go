@@ -19,6 +19,7 @@ type (
 	apiKeyKind    struct{}
 	auditKind     struct{}
 	inviteKind    struct{}
+	oauthKind     struct{}
 )
 
 func (tenantKind) idKindName() string    { return "tenant" }
@@ -30,6 +31,7 @@ func (sessionKind) idKindName() string   { return "session" }
 func (apiKeyKind) idKindName() string    { return "api_key" }
 func (auditKind) idKindName() string     { return "audit_log" }
 func (inviteKind) idKindName() string    { return "invitation" }
+func (oauthKind) idKindName() string     { return "oauth_client" }
 
 // ID is a UUID tagged with the kind of thing it identifies. The zero ID is "none".
 type ID[K idKind] [16]byte
@@ -60,6 +62,10 @@ type AuditLogID = ID[auditKind]
 
 // InvitationID identifies an invitation inside a tenant.
 type InvitationID = ID[inviteKind]
+
+// OAuthClientID identifies an OAuth client registered by a tenant (the row's id, not
+// its public client_id).
+type OAuthClientID = ID[oauthKind]
 
 // ErrInvalidID is returned by ParseID for anything that is not a canonical UUID.
 var ErrInvalidID = errors.New("invalid id: want a UUID like 0190c1b2-7d3e-7a41-9f2c-3b4d5e6f7a8b")

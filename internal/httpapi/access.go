@@ -38,12 +38,12 @@ const (
 	// authMaybePerson uses credentials when sent (they must then be valid and a
 	// person's) and otherwise lets the request through without an actor.
 	authMaybePerson
-	// authSignedIn needs an account or an API key.
+	// authSignedIn needs an account, an API key or an OAuth client.
 	authSignedIn
-	// authPerson needs an account: API keys are refused with 403.
+	// authPerson needs an account: API keys and OAuth clients are refused with 403.
 	authPerson
 	// authMember needs an account that is a member of the path's {org}, or an API
-	// key of that organization; anything else about {org} is 404.
+	// key or OAuth client of that organization; anything else about {org} is 404.
 	authMember
 )
 
@@ -52,6 +52,7 @@ const (
 type access struct {
 	identity     IdentityService
 	accounts     AccountService
+	oauthTokens  OAuthTokenVerifier // nil: OAuth access tokens are not accepted
 	cookieSecure bool
 }
 
@@ -113,11 +114,11 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setLogActor(ctx, actor)
 	if (g.level == authPerson || g.level == authMaybePerson) && actor.Kind != coditect.ActorAccount {
 		writeProblem(w, r, &coditect.Error{Code: codePersonRequired, Kind: coditect.CodeForbidden,
-			Message: "only a signed-in person can do this, not an API key"})
+			Message: "only a signed-in person can do this, not an API key or OAuth client"})
 		return
 	}
 	if g.level == authMember {
-		scoped, err := a.accounts.ResolveTenant(ctx, actor, r.PathValue("org"))
+		scoped, err := a.resolveTenant(ctx, actor, r.PathValue("org"))
 		if err != nil {
 			writeProblem(w, r, err)
 			return
@@ -128,10 +129,27 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r.WithContext(coditect.WithActor(ctx, actor)))
 }
 
+// resolveTenant scopes actor to the path's {org}. An OAuth client is bound to its one
+// organization exactly like an API key (another {org} is 404 and its role stays the
+// one its token's scopes gave), so account.Service resolves it as one: the service's
+// API-key case checks only that {org} is the actor's own tenant.
+func (a *access) resolveTenant(ctx context.Context, actor coditect.Actor, org string) (coditect.Actor, error) {
+	if actor.Kind != coditect.ActorOAuthClient {
+		return a.accounts.ResolveTenant(ctx, actor, org)
+	}
+	asKey := actor
+	asKey.Kind = coditect.ActorAPIKey
+	if _, err := a.accounts.ResolveTenant(ctx, asKey, org); err != nil {
+		return actor, err
+	}
+	return actor, nil
+}
+
 // authenticate finds the request's credentials and checks them. found is false when
-// there are none. Precedence: the Authorization header (an API key, else an access
-// token), then the session cookie, which also needs the CSRF header on unsafe
-// methods. A failure has its answer's headers already set; the caller writes err.
+// there are none. Precedence: the Authorization header (an API key; a JWT access
+// token; else an OAuth access token), then the session cookie, which also needs the
+// CSRF header on unsafe methods. A failure has its answer's headers already set; the
+// caller writes err.
 func (a *access) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (coditect.Actor, bool, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, _ := strings.Cut(h, " ")
@@ -144,6 +162,8 @@ func (a *access) authenticate(ctx context.Context, w http.ResponseWriter, r *htt
 		var err error
 		if _, isKey := account.ParseAPIKey(cred); isKey {
 			actor, err = a.accounts.AuthenticateAPIKey(ctx, cred)
+		} else if a.oauthTokens != nil && !isJWT(cred) {
+			actor, err = a.authenticateOAuthToken(ctx, cred)
 		} else {
 			actor, err = a.identity.AuthenticateAccessToken(ctx, cred)
 		}
@@ -254,8 +274,12 @@ func securitySchemes() map[string]any {
 		"bearerAuth": map[string]any{
 			"type":         "http",
 			"scheme":       "bearer",
-			"bearerFormat": "JWT access token, or an organization API key (cdk_…)",
-			"description":  "An access token from sign-up, login or refresh, or an API key. An API key acts in its own organization only, with its role.",
+			"bearerFormat": "JWT access token, an organization API key (cdk_…), or an OAuth access token",
+			"description": "An access token from sign-up, login or refresh, an API key, or an access token from this server's OAuth provider " +
+				"(POST /oauth2/token). An API key acts in its own organization only, with its role. An OAuth token issued to a person " +
+				"(authorization code flow) acts as that person, with their roles. A client-credentials OAuth token acts for the client's " +
+				"own organization only (any other {org} is 404, as for an API key) with the role member when it was granted the api:write " +
+				"scope and viewer otherwise; it can never administer, and /v1/me… answers it 403 auth.person_required.",
 		},
 		"sessionCookie": map[string]any{
 			"type": "apiKey",

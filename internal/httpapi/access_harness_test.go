@@ -69,6 +69,14 @@ var argonForTests = identity.Argon2Params{MemoryKiB: 8 * 1024, Iterations: 1, Pa
 // setup builds a stack for t; the database and server go away with t.
 func setup(t *testing.T) *stack {
 	t.Helper()
+	return newStack(t, nil)
+}
+
+// newStack builds a stack for t. configure, if set, runs before the server starts,
+// with the Deps it will get and the URL it will listen on; it returns the handler to
+// serve, or nil for NewServer(deps).
+func newStack(t *testing.T, configure func(s *stack, deps *Deps, url string) http.Handler) *stack {
+	t.Helper()
 	store, db := postgrestest.NewStore(t)
 	s := &stack{store: store, db: db, clock: &testClock{}, mailDir: filepath.Join(t.TempDir(), "mail")}
 
@@ -101,7 +109,16 @@ func setup(t *testing.T) *stack {
 	deps.BaseDomain = testBaseDomain
 	deps.HashPassword = func(p string) (string, error) { return identity.HashPassword(p, argonForTests) }
 	deps.CursorKey = []byte("a cursor key of at least thirty-two bytes!")
-	s.srv = httptest.NewServer(NewServer(deps))
+	s.srv = httptest.NewUnstartedServer(nil) // listens on 127.0.0.1 already
+	var h http.Handler
+	if configure != nil {
+		h = configure(s, &deps, "http://"+s.srv.Listener.Addr().String())
+	}
+	if h == nil {
+		h = NewServer(deps)
+	}
+	s.srv.Config.Handler = h
+	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	t.Cleanup(func() {
 		// Nothing a test does may end in a 5xx: every failure it provokes is the client's.

@@ -155,6 +155,33 @@ func accessSchemas() map[string]jsonSchema {
 			"secret": {"type": "string", "description": "The whole key (cdk_…), shown this once: send it as Authorization: Bearer <key>."},
 		})}},
 		"APIKeyPage": pageOf("APIKey"),
+		"OAuthClientRequest": request([]string{"name"}, map[string]jsonSchema{
+			"name": {"type": "string", "minLength": 1, "maxLength": 200},
+			"redirect_uris": {"type": "array", "maxItems": 20, "items": jsonSchema{"type": "string", "format": "uri", "maxLength": 2000},
+				"description": "Where the authorization code flow may return, compared exactly (a loopback http URI matches any port). Each is https, or http on 127.0.0.1, [::1] or localhost, with no fragment. At least one is required for authorization_code."},
+			"grant_types": {"type": "array", "items": jsonSchema{"enum": []string{"authorization_code", "refresh_token", "client_credentials"}},
+				"description": "Default: authorization_code and refresh_token. refresh_token needs authorization_code; a public client cannot use client_credentials."},
+			"scopes": {"type": "array", "items": str,
+				"description": "The scopes the client may request: openid, profile, email, offline_access, api:read, api:write. Default: openid, profile, email and offline_access for code-flow clients, none for client-credentials-only ones. " +
+					"A client-credentials token acts in this organization as a member with api:write, as a viewer otherwise."},
+			"public": {"type": "boolean", "default": false, "description": "A client that cannot keep a secret (native or browser app): it gets no secret and must use PKCE."},
+		}),
+		"OAuthClient": object([]string{"id", "organization_id", "client_id", "name", "redirect_uris", "grant_types", "scopes", "public", "created_at", "revoked_at"}, map[string]jsonSchema{
+			"id":              uuid,
+			"organization_id": uuid,
+			"client_id":       {"type": "string", "description": "The public identifier the client sends to /oauth2/auth and /oauth2/token (oc_…)."},
+			"name":            str,
+			"redirect_uris":   {"type": "array", "items": str},
+			"grant_types":     {"type": "array", "items": jsonSchema{"enum": []string{"authorization_code", "refresh_token", "client_credentials"}}},
+			"scopes":          {"type": "array", "items": str},
+			"public":          {"type": "boolean"},
+			"created_at":      dateTime,
+			"revoked_at":      optDateTime,
+		}),
+		"CreatedOAuthClient": {"allOf": []jsonSchema{ref("OAuthClient"), object([]string{"client_secret"}, map[string]jsonSchema{
+			"client_secret": {"type": []string{"string", "null"}, "description": "The client secret (ocs_…), shown this once; null for a public client. Send it with HTTP Basic (client_secret_basic) to /oauth2/token."},
+		})}},
+		"OAuthClientPage": pageOf("OAuthClient"),
 		"JWKS": object([]string{"keys"}, map[string]jsonSchema{
 			"keys": {"type": "array", "items": object([]string{"kty", "kid", "alg", "use"}, map[string]jsonSchema{
 				"kty": str, "kid": str, "alg": {"enum": []string{"ES256", "EdDSA"}}, "use": {"const": "sig"},

@@ -200,6 +200,9 @@ func logAccess(logger *slog.Logger, r *http.Request, st *requestState, route str
 		if !st.actor.APIKeyID.IsZero() {
 			attrs = append(attrs, slog.String("api_key_id", st.actor.APIKeyID.String()))
 		}
+		if !st.actor.OAuthClientID.IsZero() {
+			attrs = append(attrs, slog.String("oauth_client_id", st.actor.OAuthClientID.String()))
+		}
 	}
 	if st.errCode != "" {
 		attrs = append(attrs, slog.String("error_code", string(st.errCode)))

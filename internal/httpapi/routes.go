@@ -57,7 +57,7 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 // is wrapped in what it needs from the caller (access.go): public, maybePerson,
 // signedIn, person or inOrg; the wrapper also documents the route's security.
 func addAccessRoutes(rt *router, deps Deps) {
-	a := &access{identity: deps.Identity, accounts: deps.Accounts, cookieSecure: deps.CookieSecure}
+	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure}
 	ids, accts, secure := deps.Identity, deps.Accounts, deps.CookieSecure
 	pg := pager{key: deps.CursorKey}
 	na := newAccounts{hash: deps.HashPassword}
@@ -339,6 +339,50 @@ func addAccessRoutes(rt *router, deps Deps) {
 		PathParams: map[string]string{"org": org["org"], "id": "The key's id."},
 		Responses:  status(http.StatusNoContent, "The key stops working at once."),
 	})
+
+	// OAuth clients.
+	oc := deps.OAuthClients
+	clientIDParam := map[string]string{"org": org["org"], "id": "The client's id (its id field, not its client_id)."}
+	rt.handle("GET /v1/orgs/{org}/oauth-clients", a.inOrg(handleOAuthClientList(oc, pg)), operation{
+		ID:          "listOAuthClients",
+		Summary:     "The organization's OAuth clients",
+		Description: "Admin or higher. Never their secrets; revoked clients included.",
+		Tags:        []string{"oauth-clients"},
+		PathParams:  org,
+		Params:      pageParams(),
+		Responses:   ok("A page of OAuth clients, oldest first.", "OAuthClientPage"),
+		Problems:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("POST /v1/orgs/{org}/oauth-clients", a.inOrg(handleOAuthClientCreate(oc)), operation{
+		ID:      "createOAuthClient",
+		Summary: "Register an OAuth client",
+		Description: "Admin or higher. The client signs people in with the authorization code flow and PKCE (S256) at /oauth2/auth, " +
+			"and a confidential client may also get tokens for this organization with client_credentials at /oauth2/token. " +
+			"A client-credentials token acts in this organization only: as a member when it was granted the api:write scope, " +
+			"as a viewer otherwise. The client_secret is in this answer only (null for a public client).",
+		Tags:       []string{"oauth-clients"},
+		PathParams: org,
+		Body:       body("OAuthClientRequest", ""),
+		Responses:  map[int]response{http.StatusCreated: {Description: "The client, with its secret shown this once.", Schema: ref("CreatedOAuthClient")}},
+	})
+	rt.handle("GET /v1/orgs/{org}/oauth-clients/{id}", a.inOrg(handleOAuthClientGet(oc)), operation{
+		ID:          "getOAuthClient",
+		Summary:     "One OAuth client",
+		Description: "Admin or higher. Never its secret. The ETag changes when the client is revoked.",
+		Tags:        []string{"oauth-clients"},
+		PathParams:  clientIDParam,
+		Responses:   ok("The client.", "OAuthClient"),
+	})
+	rt.handle("DELETE /v1/orgs/{org}/oauth-clients/{id}", a.inOrg(handleOAuthClientRevoke(oc)), operation{
+		ID:          "revokeOAuthClient",
+		Summary:     "Revoke an OAuth client",
+		Description: "Admin or higher. The client can no longer authenticate, and every code and token issued to it stops working at once. Revoking a revoked client is fine. Honours If-Match.",
+		Tags:        []string{"oauth-clients"},
+		PathParams:  clientIDParam,
+		Params:      []parameter{{Name: "If-Match", In: "header", Description: "Revoke only if the client's ETag is still this one.", Schema: jsonSchema{"type": "string"}}},
+		Responses:   status(http.StatusNoContent, "The client and its tokens stop working at once."),
+		Problems:    []int{http.StatusPreconditionFailed},
+	})
 }
 
 // pageParams are the query parameters of every list.
@@ -381,6 +425,6 @@ func addOAuthRoutes(rt *router, h http.Handler) {
 		{"POST /userinfo", "postUserinfo", "OpenID Connect UserInfo (POST)",
 			map[int]response{http.StatusOK: {Description: "Claims about the token's subject.", Schema: obj}, http.StatusUnauthorized: oauthErr}},
 	} {
-		rt.handle(r.pattern, h, operation{ID: r.id, Summary: r.summary, Tags: []string{"oauth"}, Responses: r.responses})
+		rt.handle(r.pattern, withRequestInfo(h), operation{ID: r.id, Summary: r.summary, Tags: []string{"oauth"}, Responses: r.responses})
 	}
 }

@@ -63,8 +63,20 @@ type Deps struct {
 	CursorKey []byte
 	// OAuth, when set, is the OAuth 2.0 / OpenID Connect provider's handler, mounted
 	// at /.well-known/openid-configuration, /oauth2/{auth,token,revoke,introspect}
-	// and /userinfo. Those routes do their own client authentication.
+	// and /userinfo. Those routes do their own client authentication. The provider's
+	// discovery document must point jwks_uri at /.well-known/jwks.json, which JWKS
+	// serves: its ID tokens are signed with the same keys (identity.Keys).
 	OAuth http.Handler
+	// OAuthTokens, when set, makes the provider's access tokens API credentials (next
+	// to API keys and the JWT access tokens): a user's token acts as that account, a
+	// client-credentials token as the client in its own organization (member with the
+	// api:write scope, viewer otherwise). Normally the same *oauth.Provider as
+	// OAuthClients. Nil refuses them like any unknown token.
+	OAuthTokens OAuthTokenVerifier
+	// OAuthClients is the registration of organizations' OAuth clients
+	// (/v1/orgs/{org}/oauth-clients). The routes are always mounted and documented;
+	// while it is nil they answer 503.
+	OAuthClients OAuthClientService
 }
 
 // ReadyCheck is one dependency GET /readyz probes.

@@ -6,6 +6,7 @@ import (
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity"
+	"github.com/coditect/coditect/internal/oauth"
 )
 
 // IdentityService is what the API calls on identity: exactly the methods of
@@ -58,6 +59,22 @@ type AccountService interface {
 	CreateAPIKey(ctx context.Context, name string, role coditect.Role) (account.CreatedAPIKey, error)
 	APIKeys(ctx context.Context, p account.Page) ([]account.APIKey, error)
 	RevokeAPIKey(ctx context.Context, id coditect.APIKeyID) error
+}
+
+// OAuthTokenVerifier checks the OAuth provider's opaque access tokens for the API's
+// authentication: *oauth.Provider implements it.
+type OAuthTokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, raw string) (oauth.AccessToken, error)
+}
+
+// OAuthClientService is an organization's OAuth client registration: exactly the
+// methods of *oauth.Provider the handlers use. Each works in the tenant of the
+// context's actor and authorizes its role itself (admin or owner).
+type OAuthClientService interface {
+	RegisterClient(ctx context.Context, p oauth.ClientParams) (oauth.Client, string, error)
+	ListClients(ctx context.Context, p oauth.Page) ([]oauth.Client, error)
+	GetClient(ctx context.Context, id oauth.ClientUUID) (oauth.Client, error)
+	RevokeClient(ctx context.Context, id oauth.ClientUUID) (oauth.Client, error)
 }
 
 // orgReader lets identity.Me read each organization through the account service,

@@ -245,7 +245,24 @@ type LoginParams struct {
 // Unknown email and wrong password get the same answer, in about the same time.
 // Failures are throttled per account and per client IP.
 func (s *Service) Login(ctx context.Context, p LoginParams, c Client) (Tokens, error) {
-	email, _ := NormalizeEmail(p.Email)
+	acc, err := s.checkCredentials(ctx, p.Email, p.Password, p.TOTPCode, c)
+	if err != nil {
+		return Tokens{}, err
+	}
+	tokens, err := s.openSession(ctx, acc.ID, c, p.Cookie)
+	if err != nil {
+		return Tokens{}, err
+	}
+	s.log.InfoContext(ctx, "login succeeded", "event", "auth.login_succeeded", "account_id", acc.ID.String(), "session_id", tokens.SessionID.String())
+	return tokens, nil
+}
+
+// checkCredentials is the one credential check of every sign-in (Login, and the OAuth
+// provider's login form through Authenticate): throttling per account and per client
+// IP, the same answer in about the same time for an unknown email and a wrong
+// password, then the second factor when the account has it on.
+func (s *Service) checkCredentials(ctx context.Context, rawEmail, password, totpCode string, c Client) (account.Account, error) {
+	email, _ := NormalizeEmail(rawEmail)
 	acctKey := "login:acct:" + email
 	ipKey := "login:ip:unknown"
 	if c.IP != nil {
@@ -259,7 +276,7 @@ func (s *Service) Login(ctx context.Context, p LoginParams, c Client) (Tokens, e
 		if err != nil {
 			s.log.WarnContext(ctx, "login throttle unavailable", "error", err.Error())
 		} else if wait > 0 {
-			return Tokens{}, throttled(wait)
+			return account.Account{}, throttled(wait)
 		}
 	}
 	fail := func(reason string, acc *account.Account) error {
@@ -278,33 +295,28 @@ func (s *Service) Login(ctx context.Context, p LoginParams, c Client) (Tokens, e
 
 	acc, err := s.store.AccountByEmail(ctx, email)
 	if err != nil && !coditect.IsNotFound(err) {
-		return Tokens{}, err
+		return account.Account{}, err
 	}
 	if err != nil || email == "" {
-		_, _ = VerifyPassword(p.Password, s.dummyHash)
-		return Tokens{}, fail("unknown_email", nil)
+		_, _ = VerifyPassword(password, s.dummyHash)
+		return account.Account{}, fail("unknown_email", nil)
 	}
-	if ok, err := VerifyPassword(p.Password, acc.PasswordHash); err != nil || !ok {
-		return Tokens{}, fail("wrong_password", &acc)
+	if ok, err := VerifyPassword(password, acc.PasswordHash); err != nil || !ok {
+		return account.Account{}, fail("wrong_password", &acc)
 	}
-	if err := s.checkSecondFactor(ctx, acc.ID, p.TOTPCode); err != nil {
+	if err := s.checkSecondFactor(ctx, acc.ID, totpCode); err != nil {
 		if coditect.ErrorCode(err) == mfa.CodeRequired {
-			return Tokens{}, err // not a failure: the client asks for the code next
+			return account.Account{}, err // not a failure: the client asks for the code next
 		}
 		if coditect.ErrorCode(err) == mfa.CodeInvalid {
 			_ = s.throttle.Fail(ctx, acctKey, loginWindow)
 			_ = s.throttle.Fail(ctx, ipKey, loginWindow)
 			s.log.WarnContext(ctx, "login failed", "event", "auth.login_failed", "reason", "mfa_invalid", "account_id", acc.ID.String())
 		}
-		return Tokens{}, err
+		return account.Account{}, err
 	}
 	_ = s.throttle.Reset(ctx, acctKey)
-	tokens, err := s.openSession(ctx, acc.ID, c, p.Cookie)
-	if err != nil {
-		return Tokens{}, err
-	}
-	s.log.InfoContext(ctx, "login succeeded", "event", "auth.login_succeeded", "account_id", acc.ID.String(), "session_id", tokens.SessionID.String())
-	return tokens, nil
+	return acc, nil
 }
 
 // checkSecondFactor requires a valid, unused TOTP code or recovery code when the

@@ -19,13 +19,14 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/identity/mfa"
 )
 
 // The authorization endpoint is three steps on one URL, each carrying the original
 // authorization request in its query string:
 //
 //	GET  /oauth2/auth?…                      fosite validates the request → login form
-//	POST /oauth2/auth?… step=login           email + password → consent form
+//	POST /oauth2/auth?… step=login           email + password (+ 2FA code) → consent form
 //	POST /oauth2/auth?… step=consent         approve → redirect with code; deny → access_denied
 //
 // Nothing is stored between the steps. Each form carries a signed token that binds it
@@ -41,6 +42,7 @@ const (
 	maxFormBytes = 64 << 10
 	maxEmailLen  = 254
 	maxPassLen   = 1024
+	maxCodeLen   = 64 // a TOTP code or a recovery code
 	cookieName   = "coditect_oauth_browser"
 )
 
@@ -200,12 +202,23 @@ func (p *Provider) postLogin(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	email, password := strings.TrimSpace(r.PostForm.Get("email")), r.PostForm.Get("password")
-	if email == "" || password == "" || len(email) > maxEmailLen || len(password) > maxPassLen {
+	code := strings.TrimSpace(r.PostForm.Get("totp_code"))
+	if email == "" || password == "" || len(email) > maxEmailLen || len(password) > maxPassLen || len(code) > maxCodeLen {
 		p.renderLogin(w, r, ar, browser, t, "Enter your email and password.", http.StatusUnauthorized)
 		return
 	}
-	account, err := p.auth.Authenticate(ctx, email, password)
+	account, err := p.auth.Authenticate(ctx, email, password, code)
 	if err != nil {
+		switch {
+		case coditect.ErrorCode(err) == mfa.CodeRequired:
+			p.renderLogin(w, r, ar, browser, t, "This account uses two-factor authentication. "+
+				"Enter the code from your authenticator app (or a recovery code) with your password.", http.StatusUnauthorized)
+			return
+		case coditect.ErrorCode(err) == mfa.CodeInvalid:
+			p.renderLogin(w, r, ar, browser, t, "The authentication code is wrong or was already used. "+
+				"Enter a new code from your authenticator app (or an unused recovery code) with your password.", http.StatusUnauthorized)
+			return
+		}
 		switch coditect.ErrorKind(err) {
 		case coditect.CodeUnauthorized, coditect.CodeNotFound, coditect.CodeInvalid:
 			p.renderLogin(w, r, ar, browser, t, "Wrong email or password.", http.StatusUnauthorized)
@@ -365,7 +378,7 @@ func render(w http.ResponseWriter, status int, t *template.Template, d pageData)
 
 const pageStyle = `<style>
 body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}
-h1{font-size:1.3rem}label{display:block;margin:.8rem 0 .2rem}input[type=email],input[type=password]{width:100%;padding:.5rem;box-sizing:border-box}
+h1{font-size:1.3rem}label{display:block;margin:.8rem 0 .2rem}input[type=email],input[type=password],input[type=text]{width:100%;padding:.5rem;box-sizing:border-box}
 button{margin-top:1rem;padding:.5rem 1rem;margin-right:.5rem}.error{color:#b00020}.muted{color:#666;font-size:.9rem}
 </style>`
 
@@ -380,6 +393,8 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <input type="hidden" name="token" value="{{.Token}}">
 <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<label for="totp_code">Authentication code <span class="muted">(only if two-factor authentication is on)</span></label><input id="totp_code" name="totp_code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="64" aria-describedby="totp_help">
+<p id="totp_help" class="muted">The 6-digit code from your authenticator app, or a recovery code.</p>
 <button type="submit">Sign in</button>
 </form>
 </body></html>

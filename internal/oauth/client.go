@@ -202,18 +202,7 @@ func requireAdmin(ctx context.Context) (coditect.Actor, error) {
 	return actor, nil
 }
 
-func actorID(a coditect.Actor) *[16]byte {
-	var id [16]byte
-	switch a.Kind {
-	case coditect.ActorAccount:
-		id = a.AccountID.Bytes()
-	case coditect.ActorAPIKey:
-		id = a.APIKeyID.Bytes()
-	default:
-		return nil
-	}
-	return &id
-}
+func actorID(a coditect.Actor) *[16]byte { return a.AuditActorID() }
 
 func auditEntry(ctx context.Context, a coditect.Actor, action string, target ClientUUID, changes []byte) audit.Entry {
 	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, ActorID: actorID(a), Action: action,

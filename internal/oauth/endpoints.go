@@ -113,7 +113,8 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 
 // AccessToken describes a valid access token, for the API's authentication.
 type AccessToken struct {
-	ClientID     string             // the client it was issued to
+	ClientID     string             // the client it was issued to (its public client_id)
+	ClientUUID   ClientUUID         // that client's id in its organization (Client.ID)
 	ClientTenant coditect.TenantID  // the organization that registered the client
 	Tenant       coditect.TenantID  // client credentials: the organization the token acts for; else zero
 	AccountID    coditect.AccountID // authorization code: the user the token acts for; else zero
@@ -149,7 +150,7 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (AccessTok
 	if !ok || !ok2 {
 		return AccessToken{}, bad
 	}
-	out := AccessToken{ClientID: c.GetID(), ClientTenant: c.c.Tenant, Scopes: ar.GetGrantedScopes(),
+	out := AccessToken{ClientID: c.GetID(), ClientUUID: c.c.ID, ClientTenant: c.c.Tenant, Scopes: ar.GetGrantedScopes(),
 		ExpiresAt: s.GetExpiresAt(fosite.AccessToken)}
 	if s.Tenant != "" {
 		if out.Tenant, err = coditect.ParseID[coditect.TenantID](s.Tenant); err != nil {

@@ -55,6 +55,14 @@ const (
 	ScopeOfflineAccess = "offline_access" // asks for a refresh token
 )
 
+// The API scopes the platform registers as Config.ExtraScopes. A client-credentials
+// token acts for its organization as a member with ScopeAPIWrite and as a viewer
+// otherwise (see internal/httpapi).
+const (
+	ScopeAPIRead  = "api:read"
+	ScopeAPIWrite = "api:write"
+)
+
 // The grant types a client can be registered for.
 const (
 	GrantAuthorizationCode = "authorization_code"
@@ -129,9 +137,12 @@ type Tx interface {
 // Authenticator checks a person's credentials on the login page and describes the
 // account for userinfo and ID tokens. The identity feature implements it.
 type Authenticator interface {
-	// Authenticate returns the account for email and password. Wrong credentials are
-	// a *coditect.Error with code CodeUnauthorized; throttling is CodeRateLimited.
-	Authenticate(ctx context.Context, email, password string) (coditect.AccountID, error)
+	// Authenticate returns the account for email, password and, when the account has
+	// two-factor authentication on, totpCode (a TOTP or recovery code; "" otherwise).
+	// Wrong credentials are a *coditect.Error of kind CodeUnauthorized; a missing
+	// second factor has code mfa.CodeRequired and a wrong one mfa.CodeInvalid (both
+	// of kind CodeUnauthorized); throttling is of kind CodeRateLimited.
+	Authenticate(ctx context.Context, email, password, totpCode string) (coditect.AccountID, error)
 	// Account returns the account's email and display name.
 	Account(ctx context.Context, id coditect.AccountID) (email, name string, err error)
 }
@@ -259,6 +270,14 @@ func Paths() []string {
 
 // Scopes returns the scopes clients may register and request.
 func (p *Provider) Scopes() []string { return slices.Clone(p.scopes) }
+
+// CheckIssuer reports whether raw can be Config.Issuer: an absolute https URL with no
+// path (http only on a loopback host). Callers use it to tell a deployment whose base
+// URL cannot host the provider from any other failure of New.
+func CheckIssuer(raw string) error {
+	_, _, err := checkIssuer(raw)
+	return err
+}
 
 func checkIssuer(raw string) (string, bool, error) {
 	u, err := url.Parse(strings.TrimSuffix(raw, "/"))

@@ -26,6 +26,7 @@ import (
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/identity/mfa"
 	"github.com/coditect/coditect/internal/identity/token"
 	"github.com/coditect/coditect/internal/oauth"
 	"github.com/coditect/coditect/internal/postgres"
@@ -39,14 +40,31 @@ const (
 	redirectURI  = "http://127.0.0.1/callback"
 )
 
-// fixedAuthenticator knows one account.
+// mfaEmail's account has two-factor authentication on: it signs in with userPassword
+// and mfaCode.
+const (
+	mfaEmail = "grace@example.com"
+	mfaCode  = "123456"
+)
+
+// fixedAuthenticator knows one account, and one more with two-factor authentication.
 type fixedAuthenticator struct{ id coditect.AccountID }
 
-func (a fixedAuthenticator) Authenticate(_ context.Context, email, password string) (coditect.AccountID, error) {
-	if email == userEmail && password == userPassword {
+func (a fixedAuthenticator) Authenticate(_ context.Context, email, password, totpCode string) (coditect.AccountID, error) {
+	wrong := coditect.Errorf(coditect.CodeUnauthorized, "wrong email or password")
+	switch {
+	case password != userPassword:
+		return coditect.AccountID{}, wrong
+	case email == userEmail:
+		return a.id, nil
+	case email == mfaEmail && totpCode == "":
+		return coditect.AccountID{}, mfa.Required()
+	case email == mfaEmail && totpCode != mfaCode:
+		return coditect.AccountID{}, &coditect.Error{Code: mfa.CodeInvalid, Kind: coditect.CodeUnauthorized, Message: "invalid authentication code"}
+	case email == mfaEmail:
 		return a.id, nil
 	}
-	return coditect.AccountID{}, coditect.Errorf(coditect.CodeUnauthorized, "wrong email or password")
+	return coditect.AccountID{}, wrong
 }
 
 func (a fixedAuthenticator) Account(_ context.Context, id coditect.AccountID) (string, string, error) {
@@ -275,6 +293,7 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	require.True(t, at.Tenant.IsZero(), "a user's token is not bound to an organization")
 	require.Equal(t, f.tenantA, at.ClientTenant)
 	require.Equal(t, client.ClientID, at.ClientID)
+	require.Equal(t, client.ID, at.ClientUUID)
 
 	ins := f.introspect(t, conf.ClientID, conf.ClientSecret, tok.AccessToken)
 	require.Equal(t, true, ins["active"])
@@ -383,6 +402,8 @@ func TestClientCredentials(t *testing.T) {
 	require.Equal(t, f.tenantA, at.Tenant)
 	require.True(t, at.AccountID.IsZero())
 	require.Equal(t, []string{"api:read"}, at.Scopes)
+	require.Equal(t, c.ID, at.ClientUUID)
+	require.Equal(t, c.ClientID, at.ClientID)
 
 	t.Run("a scope the client was not registered for", func(t *testing.T) {
 		bad := conf
@@ -532,6 +553,40 @@ func TestBadRequests(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, again.status)
 		require.Contains(t, again.body, "Wrong email or password.")
 		require.NotContains(t, again.body, `value="consent"`)
+	})
+
+	t.Run("two-factor authentication", func(t *testing.T) {
+		b := browser(t)
+		login := f.get(t, b, conf.AuthCodeURL(rand.Text(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		require.Contains(t, login.body, `name="totp_code"`, "the form always has the code field")
+		require.Contains(t, login.body, "only if two-factor authentication is on")
+
+		// No code: asked for it, with the email kept and no consent yet.
+		again := readPage(t, f.issuer, f.post(t, b, login.action, url.Values{"step": {"login"}, "token": {login.token},
+			"email": {mfaEmail}, "password": {userPassword}}))
+		require.Equal(t, http.StatusUnauthorized, again.status)
+		require.Contains(t, again.body, "This account uses two-factor authentication.")
+		require.Contains(t, again.body, `value="`+mfaEmail+`"`)
+		require.NotContains(t, again.body, `value="consent"`)
+
+		// A wrong code.
+		again = readPage(t, f.issuer, f.post(t, b, again.action, url.Values{"step": {"login"}, "token": {again.token},
+			"email": {mfaEmail}, "password": {userPassword}, "totp_code": {"654321"}}))
+		require.Equal(t, http.StatusUnauthorized, again.status)
+		require.Contains(t, again.body, "The authentication code is wrong or was already used.")
+		require.NotContains(t, again.body, `value="consent"`)
+
+		// A wrong password with a code is just wrong credentials.
+		again = readPage(t, f.issuer, f.post(t, b, again.action, url.Values{"step": {"login"}, "token": {again.token},
+			"email": {mfaEmail}, "password": {"nope"}, "totp_code": {mfaCode}}))
+		require.Equal(t, http.StatusUnauthorized, again.status)
+		require.Contains(t, again.body, "Wrong email or password.")
+
+		// The right code: consent.
+		consent := readPage(t, f.issuer, f.post(t, b, again.action, url.Values{"step": {"login"}, "token": {again.token},
+			"email": {mfaEmail}, "password": {userPassword}, "totp_code": {" " + mfaCode + " "}}))
+		require.Equal(t, http.StatusOK, consent.status, consent.body)
+		require.Contains(t, consent.body, `value="consent"`)
 	})
 
 	t.Run("forms are bound to the browser and the request (CSRF)", func(t *testing.T) {
@@ -857,4 +912,15 @@ func TestKeyRotation(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&jwks))
 	require.Len(t, jwks.Keys, 2)
 	require.Equal(t, next.ID, jwks.Keys[0].Kid)
+}
+
+func TestCheckIssuer(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"https://coditect.example.com", "https://coditect.example.com/", "http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:9000"} {
+		require.NoError(t, oauth.CheckIssuer(ok), ok)
+	}
+	for _, bad := range []string{"", "coditect.example.com", "http://coditect.example.com", "http://10.0.0.5:8080", "https://coditect.example.com/app",
+		"https://coditect.example.com?x=1", "https://u:p@coditect.example.com"} {
+		require.Error(t, oauth.CheckIssuer(bad), bad)
+	}
 }

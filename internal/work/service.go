@@ -42,14 +42,7 @@ func notFound(what string) error {
 func auditRow(ctx context.Context, tx Tx, action, targetType, targetID string, ch map[string]any) error {
 	a, _ := coditect.ActorFrom(ctx)
 	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, Action: action, TargetType: targetType, TargetID: targetID}
-	switch a.Kind {
-	case coditect.ActorAccount:
-		b := a.AccountID.Bytes()
-		e.ActorID = &b
-	case coditect.ActorAPIKey:
-		b := a.APIKeyID.Bytes()
-		e.ActorID = &b
-	}
+	e.ActorID = a.AuditActorID()
 	if info, ok := audit.InfoFrom(ctx); ok {
 		e.IP, e.UserAgent = info.IP, info.UserAgent
 	}

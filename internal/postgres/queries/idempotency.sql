@@ -1,14 +1,16 @@
 -- Idempotency-Key replay records, per tenant and principal.
 
 -- name: IdempotencyKeyClaim :execrows
--- Claims the key (or takes over an expired claim not yet purged); 0 rows means a live
--- claim exists: look it up instead.
+-- Claims the key, or takes over an expired claim not yet purged, or one whose request
+-- never finished (its server died: no response after a minute, with the same request).
+-- 0 rows means a live claim exists: look it up instead.
 INSERT INTO idempotency_keys AS i (tenant_id, principal, key, request_hash, expires_at)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (tenant_id, principal, key) DO UPDATE
 SET request_hash = EXCLUDED.request_hash, status = NULL, response_body = NULL,
     created_at = now(), expires_at = EXCLUDED.expires_at
-WHERE i.expires_at <= now();
+WHERE i.expires_at <= now()
+   OR (i.status IS NULL AND i.created_at < now() - interval '1 minute' AND i.request_hash = EXCLUDED.request_hash);
 
 -- name: IdempotencyKeyGet :one
 SELECT tenant_id, principal, key, request_hash, status, response_body, created_at, expires_at

@@ -20,6 +20,7 @@ ON CONFLICT (tenant_id, principal, key) DO UPDATE
 SET request_hash = EXCLUDED.request_hash, status = NULL, response_body = NULL,
     created_at = now(), expires_at = EXCLUDED.expires_at
 WHERE i.expires_at <= now()
+   OR (i.status IS NULL AND i.created_at < now() - interval '1 minute' AND i.request_hash = EXCLUDED.request_hash)
 `
 
 type IdempotencyKeyClaimParams struct {
@@ -31,8 +32,9 @@ type IdempotencyKeyClaimParams struct {
 }
 
 // Idempotency-Key replay records, per tenant and principal.
-// Claims the key (or takes over an expired claim not yet purged); 0 rows means a live
-// claim exists: look it up instead.
+// Claims the key, or takes over an expired claim not yet purged, or one whose request
+// never finished (its server died: no response after a minute, with the same request).
+// 0 rows means a live claim exists: look it up instead.
 func (q *Queries) IdempotencyKeyClaim(ctx context.Context, arg IdempotencyKeyClaimParams) (int64, error) {
 	result, err := q.db.Exec(ctx, idempotencyKeyClaim,
 		arg.TenantID,
