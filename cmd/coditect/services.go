@@ -140,6 +140,7 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &worker.WelcomeWorker{Identity: s.identity, Orgs: orgReader{s.store}})
 	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})
 	worker.AddSystem(reg, &worker.PasswordResetWorker{Identity: s.identity})
+	worker.AddTenant(reg, &worker.EraseWorker{Store: s.store, Log: log})
 	worker.AddTenant(reg, &worker.InvitationWorker{Accounts: s.accounts, Mailer: s.mailer, BaseURL: cfg.BaseURL})
 	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})

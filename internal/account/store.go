@@ -81,4 +81,18 @@ type TenantTx interface {
 	InvitationSetToken(ctx context.Context, id coditect.InvitationID, hash []byte, expires time.Time) error
 	APIKeyCreate(ctx context.Context, k APIKey) error
 	APIKeyRevoke(ctx context.Context, id coditect.APIKeyID) error
+
+	// Deleting the organization (DeleteOrganization), all in its one transaction.
+
+	// OrganizationMarkDeleted sets the organization's deleted_at and returns it; not
+	// found when it is already deleted.
+	OrganizationMarkDeleted(ctx context.Context) (Organization, error)
+	// MembershipDeleteAll removes every membership and its account-keyed index row,
+	// returning how many of each went.
+	MembershipDeleteAll(ctx context.Context) (members, index int64, err error)
+	APIKeyRevokeAll(ctx context.Context) (int64, error)
+	OAuthClientRevokeAll(ctx context.Context) (int64, error)
+	// InvitationRevokeAll revokes every pending invitation.
+	InvitationRevokeAll(ctx context.Context) (int64, error)
+	TenantDeletionCreate(ctx context.Context, d TenantDeletion) error
 }

@@ -16,6 +16,7 @@ var (
 	_ account.TenantReader = (*Store)(nil)
 	_ account.Lookups      = (*Store)(nil)
 	_ account.TenantTx     = (*Tx)(nil)
+	_ account.ErasureStore = (*Store)(nil)
 	_ account.Store        = AccountStore{}
 	_ work.Tx              = (*Tx)(nil)
 	_ work.Reader          = WorkStore{}

@@ -56,6 +56,10 @@ func Manifest() []Table {
 		{"oauth_client_ids", DistributedByKey, "client_id"},
 		{"oauth_requests", DistributedByKey, "signature"},
 
+		// Organization deletion (migration 0005): the record that outlives the tenant,
+		// keyed by organization_id (not tenant_id: it is not tenant data).
+		{"tenant_deletions", DistributedByKey, "organization_id"},
+
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
 		{"river_job", CoordinatorLocal, ""},

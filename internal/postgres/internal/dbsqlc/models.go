@@ -131,6 +131,18 @@ type Task struct {
 	UpdatedAt   time.Time
 }
 
+type TenantDeletion struct {
+	OrganizationID uuid.UUID
+	Slug           string
+	Name           string
+	Domains        []string
+	RequestedBy    *uuid.UUID
+	RequestedAt    time.Time
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	RowsDeleted    []byte
+}
+
 type Workspace struct {
 	TenantID    uuid.UUID
 	ID          uuid.UUID
