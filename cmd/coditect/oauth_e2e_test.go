@@ -106,7 +106,8 @@ func TestOAuthEndToEnd(t *testing.T) {
 		ClientSecret string `json:"client_secret"`
 	}
 	require.Equal(t, http.StatusCreated, c.call("POST", "/v1/orgs/"+org+"/oauth-clients", signup.AccessToken,
-		map[string]any{"name": "Dashboard", "redirect_uris": []string{redirectURI}}, &client))
+		map[string]any{"name": "Dashboard", "redirect_uris": []string{redirectURI},
+			"scopes": []string{"openid", "profile", "email", "offline_access", "api:read"}}, &client))
 	require.True(t, strings.HasPrefix(client.ClientSecret, "ocs_"))
 
 	// Discovery: the issuer is the base URL and the keys are the JWKS the API serves.
@@ -119,7 +120,7 @@ func TestOAuthEndToEnd(t *testing.T) {
 	require.Equal(t, base+"/.well-known/jwks.json", disc.JWKSURI)
 
 	conf := &oauth2.Config{ClientID: client.ClientID, ClientSecret: client.ClientSecret, Endpoint: provider.Endpoint(), RedirectURL: redirectURI,
-		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}}
+		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess, "api:read"}}
 	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 
 	// The browser part: sign in through the form, approve the consent page.
@@ -179,26 +180,26 @@ func TestOAuthEndToEnd(t *testing.T) {
 	require.Equal(t, signup.Account.ID, info.Subject)
 	require.Equal(t, "ada@example.com", info.Email)
 
-	// The access token is an API credential for the person.
-	var me struct {
-		Account     struct{ ID string }
-		Memberships []struct {
+	// The access token is an API credential for the person, capped by the approved
+	// scopes (api:read: at most a viewer), and it cannot manage the account itself.
+	var orgs struct {
+		Data []struct {
 			Organization struct{ Slug string }
 			Role         string
 		}
 	}
-	require.Equal(t, http.StatusOK, c.call("GET", "/v1/me", tok.AccessToken, nil, &me))
-	require.Equal(t, signup.Account.ID, me.Account.ID)
-	require.Len(t, me.Memberships, 1)
-	require.Equal(t, org, me.Memberships[0].Organization.Slug)
-	require.Equal(t, "owner", me.Memberships[0].Role)
+	require.Equal(t, http.StatusOK, c.call("GET", "/v1/orgs", tok.AccessToken, nil, &orgs))
+	require.Len(t, orgs.Data, 1)
+	require.Equal(t, org, orgs.Data[0].Organization.Slug)
 	require.Equal(t, http.StatusOK, c.call("GET", "/v1/orgs/"+org+"/members", tok.AccessToken, nil, nil))
+	require.Equal(t, http.StatusForbidden, c.call("POST", "/v1/orgs/"+org+"/invitations", tok.AccessToken, map[string]any{"email": "x@example.com", "role": "viewer"}, nil))
+	require.Equal(t, http.StatusForbidden, c.call("GET", "/v1/me", tok.AccessToken, nil, nil))
 
 	// Refresh rotates; the new access token works, the old one is gone.
 	refreshed, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, c.call("GET", "/v1/me", refreshed.AccessToken, nil, nil))
-	require.Equal(t, http.StatusUnauthorized, c.call("GET", "/v1/me", tok.AccessToken, nil, nil))
+	require.Equal(t, http.StatusOK, c.call("GET", "/v1/orgs", refreshed.AccessToken, nil, nil))
+	require.Equal(t, http.StatusUnauthorized, c.call("GET", "/v1/orgs", tok.AccessToken, nil, nil))
 
 	// A client-credentials client acts for its organization only.
 	var other struct{ Slug string }
@@ -217,7 +218,7 @@ func TestOAuthEndToEnd(t *testing.T) {
 
 	// Revoking the code-flow client through the API ends its tokens at once.
 	require.Equal(t, http.StatusNoContent, c.call("DELETE", "/v1/orgs/"+org+"/oauth-clients/"+client.ID, signup.AccessToken, nil, nil))
-	require.Equal(t, http.StatusUnauthorized, c.call("GET", "/v1/me", refreshed.AccessToken, nil, nil))
+	require.Equal(t, http.StatusUnauthorized, c.call("GET", "/v1/orgs", refreshed.AccessToken, nil, nil))
 	_, err = provider.UserInfo(ctx, oauth2.StaticTokenSource(refreshed))
 	require.Error(t, err)
 	require.Equal(t, http.StatusOK, c.call("GET", "/v1/orgs/"+org, ccTok.AccessToken, nil, nil), "the other client still works")

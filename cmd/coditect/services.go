@@ -68,7 +68,7 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		Argon2: identity.Argon2Params(cfg.Argon2), SessionTTL: cfg.SessionTTL, AppSecret: cfg.SecretKey,
 		BaseURL: cfg.BaseURL, BaseDomain: cfg.BaseDomain,
 	}, identity.Deps{Store: store, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: throttle,
-		Mailer: mailer, Jobs: store, Log: log})
+		Mailer: mailer, Jobs: store, Grants: store, Log: log})
 	if err != nil {
 		return nil, err
 	}

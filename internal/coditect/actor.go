@@ -27,6 +27,11 @@ type Actor struct {
 	SessionID SessionID // set when the account authenticated with a session
 	Tenant    TenantID  // the organization the actor works in; zero = none yet
 	Role      Role      // the actor's role in Tenant
+	// Delegated marks a person's credential that was issued to a third-party
+	// application (an OAuth access token): it acts as the person, but at most with
+	// RoleCap in any organization, and never manages the account itself.
+	Delegated bool
+	RoleCap   Role // with Delegated: the highest role the token allows; "" = no organization access
 	// OAuthClientID is set for ActorOAuthClient: the client's id in its tenant.
 	OAuthClientID OAuthClientID
 }
@@ -62,6 +67,14 @@ func (a Actor) AuditActorID() *[16]byte {
 		return nil
 	}
 	return &id
+}
+
+// CapRole lowers the actor's role to its delegation cap, if any.
+func (a Actor) CapRole() Actor {
+	if a.Delegated && (a.RoleCap == "" || !a.RoleCap.AtLeast(a.Role)) {
+		a.Role = a.RoleCap
+	}
+	return a
 }
 
 type actorKey struct{}

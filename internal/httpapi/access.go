@@ -112,22 +112,30 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setLogActor(ctx, actor)
-	if (g.level == authPerson || g.level == authMaybePerson) && actor.Kind != coditect.ActorAccount {
+	if (g.level == authPerson || g.level == authMaybePerson) && (actor.Kind != coditect.ActorAccount || actor.Delegated) {
 		writeProblem(w, r, &coditect.Error{Code: codePersonRequired, Kind: coditect.CodeForbidden,
-			Message: "only a signed-in person can do this, not an API key or OAuth client"})
+			Message: "only a person signed in to CODITECT itself can do this, not an API key, an OAuth client or an application's token"})
 		return
 	}
 	if g.level == authMember {
+		if actor.Delegated && actor.RoleCap == "" {
+			writeProblem(w, r, &coditect.Error{Code: codeInsufficientScope, Kind: coditect.CodeForbidden,
+				Message: "this token's scopes do not include organization access (api:read or api:write)"})
+			return
+		}
 		scoped, err := a.resolveTenant(ctx, actor, r.PathValue("org"))
 		if err != nil {
 			writeProblem(w, r, err)
 			return
 		}
-		actor = scoped
+		actor = scoped.CapRole()
 		setLogActor(ctx, actor)
 	}
 	g.next.ServeHTTP(w, r.WithContext(coditect.WithActor(ctx, actor)))
 }
+
+// codeInsufficientScope answers a delegated token without organization scopes.
+const codeInsufficientScope coditect.Code = "auth.insufficient_scope"
 
 // resolveTenant scopes actor to the path's {org}. An OAuth client is bound to its one
 // organization exactly like an API key (another {org} is 404 and its role stays the

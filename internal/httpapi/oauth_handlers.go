@@ -40,7 +40,9 @@ func (a *access) authenticateOAuthToken(ctx context.Context, raw string) (codite
 	}
 	switch {
 	case !at.AccountID.IsZero():
-		return coditect.Actor{Kind: coditect.ActorAccount, AccountID: at.AccountID}, nil
+		// A person's token granted to an application: the person, capped by the scopes
+		// they approved (api:write → member, api:read → viewer, neither → none).
+		return coditect.Actor{Kind: coditect.ActorAccount, AccountID: at.AccountID, Delegated: true, RoleCap: oauthPersonCap(at.Scopes)}, nil
 	case !at.Tenant.IsZero() && at.Tenant == at.ClientTenant && !at.ClientUUID.IsZero():
 		return coditect.Actor{Kind: coditect.ActorOAuthClient, OAuthClientID: coditect.OAuthClientID(at.ClientUUID),
 			Tenant: at.Tenant, Role: oauthClientRole(at.Scopes)}, nil
@@ -195,4 +197,18 @@ func handleOAuthClientRevoke(clients OAuthClientService) http.Handler {
 		}
 		noContent(w)
 	})
+}
+
+// oauthPersonCap is the highest role a person's OAuth token may act with.
+func oauthPersonCap(scopes []string) coditect.Role {
+	cap := coditect.Role("")
+	for _, s := range scopes {
+		switch s {
+		case "api:write":
+			return coditect.RoleMember
+		case "api:read":
+			cap = coditect.RoleViewer
+		}
+	}
+	return cap
 }

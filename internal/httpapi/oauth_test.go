@@ -399,7 +399,7 @@ func TestOAuthUserTokensAsAPICredentials(t *testing.T) {
 	s := setupOAuth(t)
 	ann := s.signup(t, "ann@example.test", "Acme", "acme")
 	bob := s.signup(t, "bob@example.test", "Globex", "globex")
-	vic := s.join(t, ann, "vic@example.test", coditect.RoleViewer)
+	s.join(t, ann, "vic@example.test", coditect.RoleViewer)
 
 	// Discovery points at the JWKS httpapi serves, from the keys that sign everything.
 	res := s.do(t, "GET", oauth.PathDiscovery, nil)
@@ -411,31 +411,42 @@ func TestOAuthUserTokensAsAPICredentials(t *testing.T) {
 	require.Equal(t, http.StatusOK, jwks.status)
 	require.Contains(t, string(jwks.body), s.keys.Current().ID)
 
-	id, clientID, secret := s.registerClient(t, ann, map[string]any{"name": "Dashboard", "redirect_uris": []string{oauthRedirectURI}})
+	id, clientID, secret := s.registerClient(t, ann, map[string]any{"name": "Dashboard", "redirect_uris": []string{oauthRedirectURI},
+		"scopes": []string{"openid", "email", "profile", "api:read", "api:write"}})
 	conf := &oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: oauthRedirectURI, Scopes: []string{"openid", "email"},
 		Endpoint: oauth2.Endpoint{AuthURL: s.srv.URL + oauth.PathAuthorize, TokenURL: s.srv.URL + oauth.PathToken, AuthStyle: oauth2.AuthStyleInHeader}}
 
-	// A person's token acts as the person, in every organization they belong to and
-	// with their role there, whichever organization registered the client.
-	vicTok := s.userToken(t, conf, "vic@example.test")
-	me := s.do(t, "GET", "/v1/me", nil, bearer(vicTok))
-	require.Equal(t, http.StatusOK, me.status, string(me.body))
-	require.Equal(t, vic.accountID, me.json(t)["account"].(map[string]any)["id"])
+	// A token the person approved only for signing in ("openid email") reaches no
+	// organization, and no application's token can manage the account itself.
+	signIn := s.userToken(t, conf, "vic@example.test")
+	s.do(t, "GET", "/v1/orgs/acme/members", nil, bearer(signIn)).problem(t, http.StatusForbidden, "auth.insufficient_scope")
+	s.do(t, "GET", "/v1/me", nil, bearer(signIn)).problem(t, http.StatusForbidden, "auth.person_required")
+	s.do(t, "POST", "/v1/me/mfa/totp", nil, bearer(signIn)).problem(t, http.StatusForbidden, "auth.person_required")
+
+	// With api:read the token acts as the person, in every organization they belong to,
+	// whichever organization registered the client — at most as a viewer.
+	readConf := *conf
+	readConf.Scopes = []string{"openid", "api:read"}
+	vicTok := s.userToken(t, &readConf, "vic@example.test")
 	require.Equal(t, http.StatusOK, s.do(t, "GET", "/v1/orgs/acme/members", nil, bearer(vicTok)).status)
 	s.do(t, "POST", "/v1/orgs/acme/test-work", nil, bearer(vicTok)).problem(t, http.StatusForbidden, "forbidden")
 	s.do(t, "GET", "/v1/orgs/globex", nil, bearer(vicTok)).problem(t, http.StatusNotFound, "not_found")
 
-	bobTok := s.userToken(t, conf, "bob@example.test")
+	// With api:write an owner's token acts as a member, never more.
+	writeConf := *conf
+	writeConf.Scopes = []string{"openid", "api:write"}
+	bobTok := s.userToken(t, &writeConf, "bob@example.test")
 	res = s.do(t, "POST", "/v1/orgs/globex/test-work", nil, bearer(bobTok))
 	require.Equal(t, http.StatusOK, res.status, string(res.body))
-	require.Equal(t, map[string]any{"kind": "account", "role": "owner", "id": bob.accountID, "tenant_id": bob.orgID}, res.json(t))
+	require.Equal(t, map[string]any{"kind": "account", "role": "member", "id": bob.accountID, "tenant_id": bob.orgID}, res.json(t))
+	s.do(t, "GET", "/v1/orgs/globex/api-keys", nil, bearer(bobTok)).problem(t, http.StatusForbidden, "forbidden")
 	s.do(t, "GET", "/v1/orgs/acme", nil, bearer(bobTok)).problem(t, http.StatusNotFound, "not_found")
-	// There is no session to end.
-	s.do(t, "POST", "/v1/auth/logout", nil, bearer(bobTok)).problem(t, http.StatusUnauthorized, "unauthenticated")
+	// An application's token cannot end the person's sessions (it has none of its own).
+	s.do(t, "POST", "/v1/auth/logout", nil, bearer(bobTok)).problem(t, http.StatusForbidden, "auth.person_required")
 
 	// Revoking the client ends its users' tokens.
 	require.Equal(t, http.StatusNoContent, s.do(t, "DELETE", "/v1/orgs/acme/oauth-clients/"+id, nil, bearer(ann.access)).status)
-	s.do(t, "GET", "/v1/me", nil, bearer(vicTok)).problem(t, http.StatusUnauthorized, "unauthenticated")
+	s.do(t, "GET", "/v1/orgs/acme/members", nil, bearer(vicTok)).problem(t, http.StatusUnauthorized, "unauthenticated")
 }
 
 // TestOAuthSignInSharesLoginThrottle checks the provider's sign-in form is the same

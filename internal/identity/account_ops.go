@@ -258,6 +258,13 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string) error
 	if err := s.store.AccountSetPassword(ctx, t.AccountID, hash); err != nil {
 		return err
 	}
+	// Whoever had the old password may have approved applications too: end those grants
+	// along with the sessions.
+	if s.grants != nil {
+		if _, err := s.grants.RevokeAccountGrants(ctx, t.AccountID); err != nil {
+			return err
+		}
+	}
 	s.log.InfoContext(ctx, "password reset", "event", "auth.password_reset", "account_id", t.AccountID.String())
 	return nil
 }

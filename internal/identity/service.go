@@ -52,6 +52,11 @@ type Mailer interface {
 	Mail(ctx context.Context, kind, to string, data any) error
 }
 
+// GrantRevoker ends every grant an account gave to OAuth applications.
+type GrantRevoker interface {
+	RevokeAccountGrants(ctx context.Context, id coditect.AccountID) (int64, error)
+}
+
 // Jobs enqueues a system job outside any transaction (nothing else changes with it).
 type Jobs interface {
 	EnqueueSystem(ctx context.Context, job coditect.Job) error
@@ -66,6 +71,7 @@ type Service struct {
 	throttle  Throttle
 	mailer    Mailer
 	jobs      Jobs
+	grants    GrantRevoker
 	policy    *PasswordPolicy
 	log       *slog.Logger
 	now       func() time.Time
@@ -80,6 +86,7 @@ type Deps struct {
 	Throttle Throttle
 	Mailer   Mailer
 	Jobs     Jobs
+	Grants   GrantRevoker // optional: without it a reset leaves OAuth grants alone
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -113,7 +120,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{cfg: cfg, store: d.Store, accounts: d.Accounts, tokens: d.Tokens, throttle: d.Throttle, mailer: d.Mailer,
-		jobs: d.Jobs, policy: NewPasswordPolicy(), log: d.Log, now: d.Now, dummyHash: dummy}, nil
+		jobs: d.Jobs, grants: d.Grants, policy: NewPasswordPolicy(), log: d.Log, now: d.Now, dummyHash: dummy}, nil
 }
 
 // Client describes where a request came from, for sessions and audit.

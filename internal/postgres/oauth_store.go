@@ -205,3 +205,14 @@ func (s *Store) SystemPurgeExpiredOAuthRequests(ctx context.Context) (int64, err
 		return n, dbError(err, "OAuth request")
 	})
 }
+
+// RevokeAccountGrants deactivates every OAuth code and token issued for an account,
+// returning how many were live.
+func (s *Store) RevokeAccountGrants(ctx context.Context, id coditect.AccountID) (int64, error) {
+	var n int64
+	err := s.global(ctx, func(q *dbsqlc.Queries) (err error) {
+		n, err = q.OAuthRequestRevokeForAccount(ctx, optUID(&id))
+		return err
+	})
+	return n, dbError(err, "oauth grant")
+}

@@ -70,3 +70,8 @@ WHERE (signature, kind) IN (
     WHERE r.expires_at < now()
     LIMIT $1
 );
+
+-- name: OAuthRequestRevokeForAccount :execrows
+-- Ends every grant an account made to applications (after a password reset).
+-- oauth_requests is keyed by signature, so on Citus this reaches every shard; it is rare.
+UPDATE oauth_requests SET active = false WHERE account_id = $1 AND active;

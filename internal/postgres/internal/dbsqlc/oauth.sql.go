@@ -374,3 +374,17 @@ func (q *Queries) OAuthRequestPurgeExpired(ctx context.Context, limit int32) (in
 	}
 	return result.RowsAffected(), nil
 }
+
+const oAuthRequestRevokeForAccount = `-- name: OAuthRequestRevokeForAccount :execrows
+UPDATE oauth_requests SET active = false WHERE account_id = $1 AND active
+`
+
+// Ends every grant an account made to applications (after a password reset).
+// oauth_requests is keyed by signature, so on Citus this reaches every shard; it is rare.
+func (q *Queries) OAuthRequestRevokeForAccount(ctx context.Context, accountID *uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, oAuthRequestRevokeForAccount, accountID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
