@@ -20,6 +20,7 @@ type (
 	auditKind     struct{}
 	inviteKind    struct{}
 	oauthKind     struct{}
+	acctEvKind    struct{}
 )
 
 func (tenantKind) idKindName() string    { return "tenant" }
@@ -31,6 +32,7 @@ func (sessionKind) idKindName() string   { return "session" }
 func (apiKeyKind) idKindName() string    { return "api_key" }
 func (auditKind) idKindName() string     { return "audit_log" }
 func (inviteKind) idKindName() string    { return "invitation" }
+func (acctEvKind) idKindName() string    { return "account_event" }
 func (oauthKind) idKindName() string     { return "oauth_client" }
 
 // ID is a UUID tagged with the kind of thing it identifies. The zero ID is "none".
@@ -62,6 +64,9 @@ type AuditLogID = ID[auditKind]
 
 // InvitationID identifies an invitation inside a tenant.
 type InvitationID = ID[inviteKind]
+
+// AccountEventID identifies one entry of an account's security trail.
+type AccountEventID = ID[acctEvKind]
 
 // OAuthClientID identifies an OAuth client registered by a tenant (the row's id, not
 // its public client_id).

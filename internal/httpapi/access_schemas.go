@@ -99,6 +99,14 @@ func accessSchemas() map[string]jsonSchema {
 			"current":      {"type": "boolean", "description": "This request's own session."},
 		}),
 		"SessionPage": pageOf("Session"),
+		"SecurityEvent": object([]string{"id", "event", "ip", "user_agent", "created_at"}, map[string]jsonSchema{
+			"id":         uuid,
+			"event":      {"type": "string", "examples": []string{"login.succeeded", "login.failed", "mfa.enabled", "password.reset"}},
+			"ip":         {"type": []string{"string", "null"}},
+			"user_agent": str,
+			"created_at": dateTime,
+		}),
+		"SecurityEventPage": pageOf("SecurityEvent"),
 		"MFAEnrollment": object([]string{"secret", "otpauth_url"}, map[string]jsonSchema{
 			"secret":      {"type": "string", "description": "The base32 TOTP secret, for typing into an authenticator."},
 			"otpauth_url": {"type": "string", "description": "The otpauth:// URL, for QR codes."},

@@ -793,3 +793,34 @@ func TestJWKS(t *testing.T) {
 	require.NoError(t, json.Unmarshal(hdr, &h))
 	require.Contains(t, string(res.body), `"kid":"`+h.Kid+`"`, "the key that signs tokens is published")
 }
+
+func TestSecurityEvents(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ann := s.signup(t, "ann@example.test", "Acme", "acme")
+	bob := s.signup(t, "bob@example.test", "Globex", "globex")
+	s.do(t, "POST", "/v1/auth/login", map[string]any{"email": "ann@example.test", "password": "wrong password 123"}).problem(t, http.StatusUnauthorized, "auth.invalid_credentials")
+	s.accessToken(t, "ann@example.test")
+
+	res := s.do(t, "GET", "/v1/me/security-events", nil, bearer(ann.access))
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	s.requireSchema(t, "SecurityEventPage", res.body)
+	var page struct {
+		Data []struct {
+			Event     string
+			IP        *string
+			UserAgent string `json:"user_agent"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.body, &page))
+	require.Len(t, page.Data, 2)
+	require.Equal(t, "login.succeeded", page.Data[0].Event, "newest first")
+	require.Equal(t, "login.failed", page.Data[1].Event)
+	require.Equal(t, "127.0.0.1", *page.Data[0].IP)
+	require.Equal(t, "httpapi-test/1.0", page.Data[0].UserAgent)
+	require.Len(t, s.do(t, "GET", "/v1/me/security-events?limit=1", nil, bearer(ann.access)).json(t)["data"], 1)
+
+	t.Run("other account sees nothing", func(t *testing.T) {
+		require.Empty(t, s.do(t, "GET", "/v1/me/security-events", nil, bearer(bob.access)).json(t)["data"])
+	})
+}

@@ -226,6 +226,26 @@ func handleSessionList(ids IdentityService, pg pager) http.Handler {
 	})
 }
 
+// handleSecurityEvents: GET /v1/me/security-events, the account's most recent
+// security events (sign-ins, failed sign-ins, second-factor and password changes),
+// newest first. It is a bounded recent history, so it has no further pages.
+func handleSecurityEvents(ids IdentityService, pg pager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, _, err := pg.parse(r, "security-events")
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		a, _ := actorOf(r)
+		list, err := ids.SecurityEvents(r.Context(), a, limit)
+		if err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page[identity.AccountEvent]{Data: list})
+	})
+}
+
 // handleSessionRevoke: DELETE /v1/me/sessions/{id}. Revoking the current browser
 // session also drops its cookies.
 func handleSessionRevoke(ids IdentityService, secure bool) http.Handler {

@@ -163,6 +163,15 @@ func addAccessRoutes(rt *router, deps Deps) {
 		Responses: ok("A page of sessions, oldest first.", "SessionPage"),
 		Problems:  []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
 	})
+	rt.handle("GET /v1/me/security-events", a.person(handleSecurityEvents(ids, pg)), operation{
+		ID:          "listMySecurityEvents",
+		Summary:     "The account's recent security events",
+		Description: "Sign-ins, failed sign-ins, second-factor changes, password resets and refresh-token reuse, newest first (at most limit, up to 200).",
+		Tags:        []string{"me"},
+		Params:      pageParams(),
+		Responses:   ok("The most recent security events, newest first; next_cursor is always null.", "SecurityEventPage"),
+		Problems:    []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
 	rt.handle("DELETE /v1/me/sessions/{id}", a.person(handleSessionRevoke(ids, secure)), operation{
 		ID:         "revokeMySession",
 		Summary:    "End one of the account's sessions",

@@ -23,6 +23,7 @@ type IdentityService interface {
 
 	Me(ctx context.Context, a coditect.Actor, orgs identity.OrgReader) (identity.Me, error)
 	Sessions(ctx context.Context, a coditect.Actor) ([]identity.SessionView, error)
+	SecurityEvents(ctx context.Context, a coditect.Actor, limit int) ([]identity.AccountEvent, error)
 	RevokeSession(ctx context.Context, a coditect.Actor, id coditect.SessionID) error
 
 	MFAStart(ctx context.Context, a coditect.Actor) (identity.MFAEnrollment, error)

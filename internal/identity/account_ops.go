@@ -175,6 +175,7 @@ func (s *Service) MFAConfirm(ctx context.Context, a coditect.Actor, code string)
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "mfa enabled", "event", "auth.mfa_enabled", "account_id", a.AccountID.String())
+	s.recordEvent(ctx, a.AccountID, "mfa.enabled")
 	return plain, nil
 }
 
@@ -198,6 +199,7 @@ func (s *Service) MFADisable(ctx context.Context, a coditect.Actor, code string)
 		return err
 	}
 	s.log.InfoContext(ctx, "mfa disabled", "event", "auth.mfa_disabled", "account_id", a.AccountID.String())
+	s.recordEvent(ctx, a.AccountID, "mfa.disabled")
 	return nil
 }
 
@@ -218,7 +220,11 @@ func (s *Service) ConfirmEmail(ctx context.Context, tok string) error {
 		}
 		return err
 	}
-	return s.store.AccountMarkEmailVerified(ctx, t.AccountID, t.Email)
+	if err := s.store.AccountMarkEmailVerified(ctx, t.AccountID, t.Email); err != nil {
+		return err
+	}
+	s.recordEvent(ctx, t.AccountID, "email.verified")
+	return nil
 }
 
 // RequestPasswordReset enqueues a reset email when the address has an account. It
@@ -266,6 +272,7 @@ func (s *Service) ResetPassword(ctx context.Context, tok, password string) error
 		}
 	}
 	s.log.InfoContext(ctx, "password reset", "event", "auth.password_reset", "account_id", t.AccountID.String())
+	s.recordEvent(ctx, t.AccountID, "password.reset")
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity/mfa"
 	"github.com/coditect/coditect/internal/identity/token"
@@ -297,6 +298,9 @@ func (s *Service) checkCredentials(ctx context.Context, rawEmail, password, totp
 			attrs = append(attrs, "ip", c.IP.String())
 		}
 		s.log.WarnContext(ctx, "login failed", attrs...)
+		if acc != nil {
+			s.recordEvent(ctx, acc.ID, "login.failed")
+		}
 		return invalidCredentials()
 	}
 
@@ -319,11 +323,37 @@ func (s *Service) checkCredentials(ctx context.Context, rawEmail, password, totp
 			_ = s.throttle.Fail(ctx, acctKey, loginWindow)
 			_ = s.throttle.Fail(ctx, ipKey, loginWindow)
 			s.log.WarnContext(ctx, "login failed", "event", "auth.login_failed", "reason", "mfa_invalid", "account_id", acc.ID.String())
+			s.recordEvent(ctx, acc.ID, "login.failed_second_factor")
 		}
 		return account.Account{}, err
 	}
 	_ = s.throttle.Reset(ctx, acctKey)
+	s.recordEvent(ctx, acc.ID, "login.succeeded")
 	return acc, nil
+}
+
+// recordEvent appends to the account's security trail (who signed in, from where). A
+// failure to record is logged, not fatal: it must not lock people out.
+func (s *Service) recordEvent(ctx context.Context, id coditect.AccountID, event string) {
+	e := AccountEvent{ID: coditect.NewID[coditect.AccountEventID](), AccountID: id, Event: event}
+	if info, ok := audit.InfoFrom(ctx); ok {
+		e.IP, e.UserAgent = info.IP, info.UserAgent
+	}
+	if err := s.store.AccountEventAdd(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "record account event", "event", event, "account_id", id.String(), "error", err.Error())
+	}
+}
+
+// SecurityEvents returns the actor's recent security events, newest first.
+func (s *Service) SecurityEvents(ctx context.Context, a coditect.Actor, limit int) ([]AccountEvent, error) {
+	if err := requireAccount(a); err != nil {
+		return nil, err
+	}
+	out, err := s.store.AccountEvents(ctx, a.AccountID, limit)
+	if out == nil {
+		out = []AccountEvent{}
+	}
+	return out, err
 }
 
 // checkSecondFactor requires a valid, unused TOTP code or recovery code when the
@@ -432,6 +462,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Tokens, err
 			}
 			s.log.WarnContext(ctx, "refresh token reused; session revoked", "event", "auth.refresh_reused",
 				"account_id", cred.account.String(), "session_id", cred.session.String())
+			s.recordEvent(ctx, cred.account, "session.refresh_reused")
 			return Tokens{}, &coditect.Error{Code: CodeRefreshReused, Kind: coditect.CodeUnauthorized,
 				Message: "this refresh token was already used; the session has been revoked"}
 		}

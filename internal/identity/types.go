@@ -58,6 +58,16 @@ type SigningKey struct {
 	RetiredAt *time.Time
 }
 
+// AccountEvent is one entry of an account's security trail.
+type AccountEvent struct {
+	ID        coditect.AccountEventID `json:"id"`
+	AccountID coditect.AccountID      `json:"-"`
+	Event     string                  `json:"event"` // e.g. "login.succeeded", "login.failed", "mfa.enabled"
+	IP        *netip.Addr             `json:"ip"`
+	UserAgent string                  `json:"user_agent"`
+	CreatedAt time.Time               `json:"created_at"`
+}
+
 // Store is what identity needs from persistence. None of it is tenant data: accounts,
 // sessions, MFA and email tokens are keyed by account or by token hash.
 type Store interface {
@@ -92,6 +102,9 @@ type Store interface {
 	// EmailTokenConsume marks a live token of purpose used and returns it; a used,
 	// expired or unknown token is not found.
 	EmailTokenConsume(ctx context.Context, hash []byte, purpose string) (EmailToken, error)
+
+	AccountEventAdd(ctx context.Context, e AccountEvent) error
+	AccountEvents(ctx context.Context, id coditect.AccountID, limit int) ([]AccountEvent, error)
 
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	SigningKeyAdd(ctx context.Context, k SigningKey) error

@@ -46,6 +46,7 @@ func Manifest() []Table {
 		{"tenant_domains", DistributedByKey, "domain"},
 		{"api_key_prefixes", DistributedByKey, "prefix"},
 		{"recovery_codes", DistributedByKey, "account_id"},
+		{"account_events", DistributedByKey, "account_id"},
 		{"email_tokens", DistributedByKey, "token_hash"},
 		{"invitation_tokens", DistributedByKey, "token_hash"},
 

@@ -11,6 +11,15 @@ import (
 	"github.com/google/uuid"
 )
 
+type AccountEvent struct {
+	AccountID uuid.UUID
+	ID        uuid.UUID
+	Event     string
+	Ip        *netip.Addr
+	UserAgent string
+	CreatedAt time.Time
+}
+
 type ApiKey struct {
 	TenantID   uuid.UUID
 	ID         uuid.UUID
