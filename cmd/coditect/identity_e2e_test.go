@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/mail"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -186,6 +188,7 @@ func TestIdentityEndToEnd(t *testing.T) {
 	sink, smtpURL := startSMTP(t)
 	env := dbEnv(t)
 	env["SMTP_URL"] = smtpURL
+	env["REDIS_URL"] = os.Getenv("CODITECT_TEST_REDIS_URL") // login throttling is shared through Redis
 	env["CODITECT_LOG_LEVEL"] = "debug"
 	env["CODITECT_ARGON2_MEMORY_KIB"] = "8192"
 	env["CODITECT_ARGON2_ITERATIONS"] = "1"
@@ -230,6 +233,20 @@ func TestIdentityEndToEnd(t *testing.T) {
 	require.Equal(t, p1, p2)
 	var login tokens
 	require.Equal(t, http.StatusOK, c.call("POST", "/v1/auth/login", "", map[string]any{"email": "ann@example.com", "password": password}, &login))
+
+	// Brute force on one account is throttled (counted in Redis): 429 with Retry-After.
+	victim := "victim-" + rand.Text() + "@example.com" // unique: Redis outlives one run
+	for range 10 {
+		require.Equal(t, http.StatusUnauthorized, c.call("POST", "/v1/auth/login", "", map[string]any{"email": victim, "password": "guess guess guess"}, nil))
+	}
+	req, err := http.NewRequest("POST", p.url+"/v1/auth/login", strings.NewReader(`{"email":"`+victim+`","password":"guess guess guess"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
 
 	// Password reset by email revokes every session.
 	require.Equal(t, http.StatusAccepted, c.call("POST", "/v1/auth/password-reset", "", map[string]any{"email": "ann@example.com"}, nil))
