@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/identity"
@@ -18,6 +19,7 @@ import (
 	"github.com/coditect/coditect/internal/oauth"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/work"
 	"github.com/coditect/coditect/internal/worker"
 )
 
@@ -29,6 +31,8 @@ type services struct {
 	mailer   mail.Templated
 	identity *identity.Service
 	accounts *account.Service
+	work     *work.Service
+	audit    *audit.Service
 }
 
 // newServices builds every feature service. dataDir receives mail files when no SMTP
@@ -72,7 +76,9 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	if err != nil {
 		return nil, err
 	}
-	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts}, nil
+	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts,
+		work:  work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}),
+		audit: audit.NewService(store)}, nil
 }
 
 // newOAuthProvider builds the OAuth 2.0 / OpenID Connect provider: its issuer is the
@@ -134,8 +140,9 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	reg.Every(time.Hour, func() coditect.Job { return worker.PurgeArgs{} })
 	worker.AddSystem(reg, &worker.OAuthPurgeWorker{Store: s.store, Log: log})
 	reg.Every(time.Hour, func() coditect.Job { return worker.OAuthPurgeArgs{} })
-	worker.AddSystem(reg, &worker.RotateKeysWorker{Keys: s.keys, Log: log})
-	reg.Every(7*24*time.Hour, func() coditect.Job { return worker.RotateKeysArgs{} })
+	const rotateKeys = 7 * 24 * time.Hour
+	worker.AddSystem(reg, &worker.RotateKeysWorker{Keys: s.keys, Every: rotateKeys, Log: log})
+	reg.Every(rotateKeys, func() coditect.Job { return worker.RotateKeysArgs{} })
 
 	worker.AddTenant(reg, &worker.WelcomeWorker{Identity: s.identity, Orgs: orgReader{s.store}})
 	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})

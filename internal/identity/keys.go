@@ -63,6 +63,19 @@ func (k *Keys) Refresh(ctx context.Context) error {
 	return nil
 }
 
+// RotateIfOlder rotates when the current signing key is older than age, so the
+// periodic job (which also runs when a worker starts) rotates once per period, not on
+// every deploy.
+func (k *Keys) RotateIfOlder(ctx context.Context, age time.Duration) error {
+	if err := k.Refresh(ctx); err != nil {
+		return err
+	}
+	if cur := k.KeySet().Current(); !cur.CreatedAt.IsZero() && k.now().Sub(cur.CreatedAt) < age {
+		return nil
+	}
+	return k.Rotate(ctx)
+}
+
 // Rotate adds a new signing key and retires the previous ones; they keep verifying for
 // twice the access-token lifetime, then drop out of the set.
 func (k *Keys) Rotate(ctx context.Context) error {

@@ -56,6 +56,14 @@ func TestKeysLifecycle(t *testing.T) {
 		require.NotEqual(t, first, k.ID)
 	}
 
+	// The periodic job rotates only once the current key has aged.
+	current := keys.KeySet().Current().ID
+	require.NoError(t, keys.RotateIfOlder(ctx, 7*24*time.Hour))
+	require.Equal(t, current, keys.KeySet().Current().ID, "a fresh key is kept")
+	now = now.Add(8 * 24 * time.Hour)
+	require.NoError(t, keys.RotateIfOlder(ctx, 7*24*time.Hour))
+	require.NotEqual(t, current, keys.KeySet().Current().ID, "an old key is replaced")
+
 	_, err = identity.NewKeys(ctx, store, []byte("another-secret-0123456789abcdef0123456"), 15*time.Minute, clock)
 	require.ErrorContains(t, err, "CODITECT_SECRET_KEY", "a changed secret is reported, not silently replaced")
 }

@@ -217,6 +217,17 @@ func (s *Service) Signup(ctx context.Context, p SignupParams, c Client) (SignupR
 	if slug == "" {
 		slug = account.SlugFromName(p.OrganizationName)
 	}
+	// Report every bad field at once (onboarding checks these again, for other callers).
+	if n := strings.TrimSpace(p.Name); n == "" || len(n) > 200 {
+		fields = append(fields, coditect.FieldError{Field: "name", Message: "must be 1 to 200 characters"})
+	}
+	if n := strings.TrimSpace(p.OrganizationName); n == "" || len(n) > 200 {
+		fields = append(fields, coditect.FieldError{Field: "organization_name", Message: "must be 1 to 200 characters"})
+	}
+	if !account.ValidSlug(slug) {
+		fields = append(fields, coditect.FieldError{Field: "organization_slug",
+			Message: "must be 3 to 40 lowercase letters, digits or inner hyphens, and not reserved (derived from the name when omitted)"})
+	}
 	if len(fields) > 0 {
 		return SignupResult{}, coditect.Invalid(fields...)
 	}

@@ -83,23 +83,24 @@ type RotateKeysArgs struct{}
 // Kind implements coditect.Job.
 func (RotateKeysArgs) Kind() string { return "identity.rotate_signing_keys" }
 
-// KeyRotator rotates signing keys.
+// KeyRotator rotates signing keys once the current one is older than age.
 type KeyRotator interface {
-	Rotate(ctx context.Context) error
+	RotateIfOlder(ctx context.Context, age time.Duration) error
 }
 
 // RotateKeysWorker runs RotateKeysArgs.
 type RotateKeysWorker struct {
 	river.WorkerDefaults[RotateKeysArgs]
-	Keys KeyRotator
-	Log  *slog.Logger
+	Keys  KeyRotator
+	Every time.Duration // the rotation period
+	Log   *slog.Logger
 }
 
 // Work implements river.Worker.
 func (w *RotateKeysWorker) Work(ctx context.Context, _ *river.Job[RotateKeysArgs]) error {
-	if err := w.Keys.Rotate(ctx); err != nil {
+	if err := w.Keys.RotateIfOlder(ctx, w.Every); err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "rotated access-token signing keys")
+	w.Log.InfoContext(ctx, "checked access-token signing key rotation", "period", w.Every.String())
 	return nil
 }
