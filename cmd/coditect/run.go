@@ -234,6 +234,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
+		Work: svc.work, Audit: svc.audit, Idempotency: postgres.IdempotencyKeys{Store: store},
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/coditect/coditect/internal/coditect"
@@ -63,6 +64,13 @@ const DefaultEraseBatch = 1000
 // organization: members resolve it as not found and its keys are revoked. The HTTP
 // layer answers 202 Accepted.
 func (s *Service) DeleteOrganization(ctx context.Context) error {
+	return s.DeleteOrganizationIfMatch(ctx, "")
+}
+
+// DeleteOrganizationIfMatch is DeleteOrganization with a precondition: a non-empty
+// ifMatch must match the organization's ETag (OrganizationETag) as it is inside the
+// deleting transaction, or nothing changes (precondition failed).
+func (s *Service) DeleteOrganizationIfMatch(ctx context.Context, ifMatch string) error {
 	a := actorOf(ctx)
 	if err := coditect.Authorize(a, coditect.ActDeleteOrganization); err != nil {
 		return err
@@ -71,6 +79,15 @@ func (s *Service) DeleteOrganization(ctx context.Context) error {
 		return coditect.Errorf(coditect.CodeForbidden, "only a person who owns the organization can delete it")
 	}
 	return s.store.InTenantTx(ctx, func(tx TenantTx) error {
+		if strings.TrimSpace(ifMatch) != "" {
+			cur, err := tx.OrganizationGetForUpdate(ctx)
+			if err != nil {
+				return err
+			}
+			if !etagMatches(ifMatch, OrganizationETag(cur)) {
+				return preconditionFailed()
+			}
+		}
 		org, err := tx.OrganizationMarkDeleted(ctx)
 		if err != nil {
 			return err

@@ -66,6 +66,7 @@ type Lookups interface {
 // extends Tx (onboarding) with members, invitations and API keys.
 type TenantTx interface {
 	Tx
+	OrganizationTx
 	Enqueue(ctx context.Context, job coditect.TenantBoundJob) error
 	// MembershipOwnersForUpdate locks the tenant's owner memberships and counts them,
 	// so two concurrent demotions cannot both pass the last-owner rule.

@@ -54,6 +54,7 @@ type access struct {
 	accounts     AccountService
 	oauthTokens  OAuthTokenVerifier // nil: OAuth access tokens are not accepted
 	cookieSecure bool
+	idem         *idempotency // Idempotency-Key on POSTs in an organization; nil answers them 503
 }
 
 // gated is a handler behind its access check. router.handle recognizes it to
@@ -131,7 +132,12 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		actor = scoped.CapRole()
 		setLogActor(ctx, actor)
 	}
-	g.next.ServeHTTP(w, r.WithContext(coditect.WithActor(ctx, actor)))
+	r = r.WithContext(coditect.WithActor(ctx, actor))
+	if g.level == authMember && r.Method == http.MethodPost && len(r.Header.Values(headerIdempotencyKey)) > 0 {
+		a.idem.serve(w, r, actor, g.next) // see idempotency.go; tenantless POSTs ignore the header
+		return
+	}
+	g.next.ServeHTTP(w, r)
 }
 
 // codeInsufficientScope answers a delegated token without organization scopes.

@@ -24,12 +24,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/identity/token"
 	"github.com/coditect/coditect/internal/mail"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/postgres/postgrestest"
+	"github.com/coditect/coditect/internal/work"
 )
 
 const (
@@ -104,6 +106,9 @@ func newStack(t *testing.T, configure func(s *stack, deps *Deps, url string) htt
 	deps, _, logs := testDeps()
 	s.logs = logs
 	deps.Identity, deps.Accounts = s.ids, s.accts
+	deps.Work = work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store})
+	deps.Audit = audit.NewService(store)
+	deps.Idempotency = postgres.IdempotencyKeys{Store: store}
 	deps.JWKS = s.keys.JWKS
 	deps.CookieSecure = true
 	deps.BaseDomain = testBaseDomain

@@ -59,6 +59,7 @@ type response struct {
 	Description string
 	ContentType string // "" means application/json
 	Schema      jsonSchema
+	Headers     map[string]string // response headers (string-valued): name → description
 }
 
 // problemStatuses are the statuses with a standard problem+json response in
@@ -68,7 +69,8 @@ func problemStatuses() []int {
 }
 
 // componentSchemas are the named schemas operations refer to with ref(name): the
-// operational ones here, identity and access ones from accessSchemas.
+// operational ones here, identity and access ones from accessSchemas, the work API's
+// from workSchemas.
 func componentSchemas() map[string]jsonSchema {
 	str := jsonSchema{"type": "string"}
 	out := map[string]jsonSchema{
@@ -116,11 +118,13 @@ func componentSchemas() map[string]jsonSchema {
 			},
 		},
 	}
-	for name, sch := range accessSchemas() {
-		if _, dup := out[name]; dup {
-			panic("httpapi: schema " + name + " is defined twice")
+	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas()} {
+		for name, sch := range more {
+			if _, dup := out[name]; dup {
+				panic("httpapi: schema " + name + " is defined twice")
+			}
+			out[name] = sch
 		}
-		out[name] = sch
 	}
 	return out
 }
@@ -199,9 +203,11 @@ func (s *openAPISpec) build(version string, routes []route) error {
 	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
-			"title":       "CODITECT API",
-			"version":     version,
-			"description": "The CODITECT platform's HTTP API. Errors are application/problem+json (RFC 9457).",
+			"title":   "CODITECT API",
+			"version": version,
+			"description": "The CODITECT platform's HTTP API. Errors are application/problem+json (RFC 9457). " +
+				"Every POST inside an organization (/v1/orgs/{org}/…) accepts Idempotency-Key; POSTs without an organization " +
+				"(sign-up, sign-in, POST /v1/orgs…) ignore it. Single resources carry an ETag, and PATCH and DELETE honour If-Match.",
 		},
 		"servers": []map[string]string{{"url": "/"}},
 		"paths":   paths,
@@ -281,6 +287,13 @@ func operationObject(op operation, params []map[string]any) (map[string]any, err
 				ct = "application/json"
 			}
 			r["content"] = map[string]any{ct: map[string]any{"schema": resp.Schema}}
+		}
+		if len(resp.Headers) > 0 {
+			headers := map[string]any{}
+			for name, description := range resp.Headers {
+				headers[name] = map[string]any{"description": description, "schema": jsonSchema{"type": "string"}}
+			}
+			r["headers"] = headers
 		}
 		responses[strconv.Itoa(status)] = r
 	}

@@ -68,7 +68,7 @@ func handleOrganization(accts AccountService, baseDomain string) http.Handler {
 			writeProblem(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, organizationOf(org, baseDomain))
+		withETag(w, account.OrganizationETag(org), organizationOf(org, baseDomain))
 	})
 }
 

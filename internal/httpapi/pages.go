@@ -22,8 +22,11 @@ const (
 	defaultPageLimit = 50
 	maxPageLimit     = 200
 	// storeMaxPage is the most a store list returns whatever it is asked for
-	// (internal/postgres caps every page at 200). A page that full may be followed by
-	// more even though the one-extra probe could not be answered.
+	// (internal/postgres caps every page at 200). Lists ask the store for one item
+	// more than the limit, to learn whether another page follows, but never for more
+	// than this; at limit 200 the probe cannot be answered, so a full page always
+	// carries a next_cursor, and the page after it may then be empty (with
+	// next_cursor null). See morePages.
 	storeMaxPage = 200
 )
 
@@ -106,13 +109,20 @@ func serveList[T any](w http.ResponseWriter, r *http.Request, pg pager, list str
 		writeProblem(w, r, err)
 		return
 	}
-	items, err := fetch(r.Context(), account.Page{Limit: limit + 1, CreatedAt: pos.at, ID: pos.id})
+	items, err := fetch(r.Context(), account.Page{Limit: min(limit+1, storeMaxPage), CreatedAt: pos.at, ID: pos.id})
 	if err != nil {
 		writeProblem(w, r, err)
 		return
 	}
-	more := len(items) > limit || len(items) == limit && limit+1 > storeMaxPage
-	writePage(w, pg, list, items[:min(len(items), limit)], more, key)
+	writePage(w, pg, list, items[:min(len(items), limit)], morePages(len(items), limit), key)
+}
+
+// morePages reports whether another page may follow a page for which the store,
+// asked for min(limit+1, storeMaxPage) items, returned n: it returned more than the
+// limit, or the limit is the store's cap and it returned that many (then the next
+// page may turn out empty).
+func morePages(n, limit int) bool {
+	return n > limit || n == limit && limit+1 > storeMaxPage
 }
 
 // serveSlice answers one page of a list the service returns whole (it is small and

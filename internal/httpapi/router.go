@@ -44,6 +44,9 @@ func (rt *router) handle(pattern string, h http.Handler, op operation) {
 	rt.ids[op.ID] = true
 	if g, ok := h.(gated); ok {
 		op = documentAccess(op, g.level)
+		if g.level == authMember && method == http.MethodPost {
+			op = documentIdempotency(op)
+		}
 	}
 	rt.mux.Handle(pattern, tagRoute(pattern, h))
 	rt.routes = append(rt.routes, route{pattern: pattern, method: method, path: path, op: op})

@@ -46,7 +46,10 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 		},
 	})
 
-	addAccessRoutes(rt, deps)
+	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure,
+		idem: newIdempotency(deps.Idempotency, deps.CursorKey, deps.Logger)}
+	addAccessRoutes(rt, deps, a)
+	addWorkRoutes(rt, deps, a)
 	if deps.OAuth != nil {
 		addOAuthRoutes(rt, deps.OAuth)
 	}
@@ -56,8 +59,7 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 // account (/v1/me…), organizations, members, invitations and API keys. Each handler
 // is wrapped in what it needs from the caller (access.go): public, maybePerson,
 // signedIn, person or inOrg; the wrapper also documents the route's security.
-func addAccessRoutes(rt *router, deps Deps) {
-	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure}
+func addAccessRoutes(rt *router, deps Deps, a *access) {
 	ids, accts, secure := deps.Identity, deps.Accounts, deps.CookieSecure
 	pg := pager{key: deps.CursorKey}
 	na := newAccounts{hash: deps.HashPassword}
@@ -235,7 +237,30 @@ func addAccessRoutes(rt *router, deps Deps) {
 		Summary:    "One organization",
 		Tags:       []string{"organizations"},
 		PathParams: org,
-		Responses:  ok("The organization.", "Organization"),
+		Responses:  map[int]response{http.StatusOK: {Description: "The organization.", Schema: ref("Organization"), Headers: etagHeader()}},
+	})
+	rt.handle("PATCH /v1/orgs/{org}", a.inOrg(handleOrganizationUpdate(accts, deps.BaseDomain)), operation{
+		ID:          "updateOrganization",
+		Summary:     "Rename an organization",
+		Description: "Admin or higher. The slug and domain stay. Renaming to the current name changes nothing. Honours If-Match (412 and nothing changes when the organization changed since it was read).",
+		Tags:        []string{"organizations"},
+		PathParams:  org,
+		Params:      []parameter{ifMatchParam("Rename only if the organization's ETag is still this one.")},
+		Body:        body("UpdateOrganizationRequest", ""),
+		Responses:   map[int]response{http.StatusOK: {Description: "The renamed organization.", Schema: ref("Organization"), Headers: etagHeader()}},
+		Problems:    []int{http.StatusPreconditionFailed},
+	})
+	rt.handle("DELETE /v1/orgs/{org}", a.inOrg(handleOrganizationDelete(accts)), operation{
+		ID:      "deleteOrganization",
+		Summary: "Delete an organization and erase all its data",
+		Description: "Owner only, and only a person (not an API key or OAuth client). At once every member, API key, OAuth client and " +
+			"pending invitation is cut off and the organization answers 404 to everyone; a background job then erases every row of its " +
+			"data (the deletion itself is recorded outside the organization), and frees its slug and domain. Honours If-Match.",
+		Tags:       []string{"organizations"},
+		PathParams: org,
+		Params:     []parameter{ifMatchParam("Delete only if the organization's ETag is still this one.")},
+		Responses:  status(http.StatusAccepted, "The organization is deleted; its data is being erased."),
+		Problems:   []int{http.StatusPreconditionFailed},
 	})
 
 	// Members.
@@ -392,6 +417,173 @@ func addAccessRoutes(rt *router, deps Deps) {
 		Responses:   status(http.StatusNoContent, "The client and its tokens stop working at once."),
 		Problems:    []int{http.StatusPreconditionFailed},
 	})
+}
+
+// addWorkRoutes mounts the product's own data: workspaces → projects → tasks, and
+// the audit log. Every route is inside an organization (inOrg); work.Service checks
+// the role (read: viewer, write: member) and audit.Service admin or higher.
+func addWorkRoutes(rt *router, deps Deps, a *access) {
+	pg := pager{key: deps.CursorKey}
+	org := map[string]string{"org": "The organization's slug or id."}
+	withID := func(what string) map[string]string {
+		return map[string]string{"org": org["org"], "id": "The " + what + "'s id."}
+	}
+	body := func(schema string) *requestBody { return &requestBody{Schema: ref(schema)} }
+	page := func(description, schema string) map[int]response {
+		return map[int]response{http.StatusOK: {Description: description, Schema: ref(schema)}}
+	}
+	one := func(description, schema string) map[int]response {
+		return map[int]response{http.StatusOK: {Description: description, Schema: ref(schema), Headers: etagHeader()}}
+	}
+	made := func(description, schema string) map[int]response {
+		return map[int]response{http.StatusCreated: {Description: description, Schema: ref(schema), Headers: map[string]string{
+			"Location": "The new resource's URL.", "ETag": "The new resource's entity tag, for If-Match.",
+		}}}
+	}
+	gone := func(description string) map[int]response {
+		return map[int]response{http.StatusNoContent: {Description: description}}
+	}
+	listProblems := []int{http.StatusBadRequest, http.StatusUnprocessableEntity}
+	writeProblems := []int{http.StatusPreconditionFailed}
+
+	gate := func(h http.Handler) http.Handler {
+		if deps.Work == nil {
+			return a.inOrg(unavailable("the work service"))
+		}
+		return a.inOrg(h)
+	}
+	svc := deps.Work
+
+	// Workspaces.
+	rt.handle("GET /v1/orgs/{org}/workspaces", gate(handleWorkspaceList(svc, pg)), operation{
+		ID: "listWorkspaces", Summary: "The organization's workspaces", Tags: []string{"workspaces"},
+		PathParams: org, Params: pageParams(),
+		Responses: page("A page of workspaces, oldest first.", "WorkspacePage"), Problems: listProblems,
+	})
+	rt.handle("POST /v1/orgs/{org}/workspaces", gate(handleWorkspaceCreate(svc)), operation{
+		ID: "createWorkspace", Summary: "Create a workspace", Description: "Member or higher.", Tags: []string{"workspaces"},
+		PathParams: org, Body: body("CreateWorkspaceRequest"),
+		Responses: made("The new workspace.", "Workspace"),
+	})
+	rt.handle("GET /v1/orgs/{org}/workspaces/{id}", gate(handleWorkspaceGet(svc)), operation{
+		ID: "getWorkspace", Summary: "One workspace", Tags: []string{"workspaces"},
+		PathParams: withID("workspace"), Responses: one("The workspace.", "Workspace"),
+	})
+	rt.handle("PATCH /v1/orgs/{org}/workspaces/{id}", gate(handleWorkspaceUpdate(svc)), operation{
+		ID: "updateWorkspace", Summary: "Change a workspace",
+		Description: "Member or higher. Fields left out stay as they are. Honours If-Match (412 and nothing changes when the workspace changed since it was read).",
+		Tags:        []string{"workspaces"}, PathParams: withID("workspace"),
+		Params: []parameter{ifMatchParam("Change only if the workspace's ETag is still this one.")},
+		Body:   body("UpdateWorkspaceRequest"), Responses: one("The workspace as changed.", "Workspace"), Problems: writeProblems,
+	})
+	rt.handle("DELETE /v1/orgs/{org}/workspaces/{id}", gate(handleWorkspaceDelete(svc)), operation{
+		ID: "deleteWorkspace", Summary: "Delete a workspace with its projects and their tasks",
+		Description: "Member or higher. Deleting cascades: the workspace's projects and their tasks go with it (nothing is left orphaned), " +
+			"and the audit row (workspace.delete) records projects_deleted and tasks_deleted. Honours If-Match.",
+		Tags: []string{"workspaces"}, PathParams: withID("workspace"),
+		Params:    []parameter{ifMatchParam("Delete only if the workspace's ETag is still this one.")},
+		Responses: gone("The workspace, its projects and their tasks are deleted."), Problems: writeProblems,
+	})
+
+	// Projects.
+	rt.handle("GET /v1/orgs/{org}/projects", gate(handleProjectList(svc, pg)), operation{
+		ID: "listProjects", Summary: "The organization's projects", Tags: []string{"projects"},
+		PathParams: org,
+		Params: append(pageParams(), parameter{Name: "workspace_id", In: "query", Description: "Only this workspace's projects; " +
+			"one that is not a workspace of this organization is 422.", Schema: jsonSchema{"type": "string", "format": "uuid"}}),
+		Responses: page("A page of projects, oldest first.", "ProjectPage"), Problems: listProblems,
+	})
+	rt.handle("POST /v1/orgs/{org}/projects", gate(handleProjectCreate(svc)), operation{
+		ID: "createProject", Summary: "Create a project in a workspace",
+		Description: "Member or higher. A workspace_id that is not a workspace of this organization is 422.",
+		Tags:        []string{"projects"}, PathParams: org, Body: body("CreateProjectRequest"),
+		Responses: made("The new project.", "Project"),
+	})
+	rt.handle("GET /v1/orgs/{org}/projects/{id}", gate(handleProjectGet(svc)), operation{
+		ID: "getProject", Summary: "One project", Tags: []string{"projects"},
+		PathParams: withID("project"), Responses: one("The project.", "Project"),
+	})
+	rt.handle("PATCH /v1/orgs/{org}/projects/{id}", gate(handleProjectUpdate(svc)), operation{
+		ID: "updateProject", Summary: "Change a project",
+		Description: "Member or higher. Fields left out stay as they are. Honours If-Match (412 and nothing changes when the project changed since it was read).",
+		Tags:        []string{"projects"}, PathParams: withID("project"),
+		Params: []parameter{ifMatchParam("Change only if the project's ETag is still this one.")},
+		Body:   body("UpdateProjectRequest"), Responses: one("The project as changed.", "Project"), Problems: writeProblems,
+	})
+	rt.handle("DELETE /v1/orgs/{org}/projects/{id}", gate(handleProjectDelete(svc)), operation{
+		ID: "deleteProject", Summary: "Delete a project with its tasks",
+		Description: "Member or higher. Deleting cascades: the project's tasks go with it, and the audit row (project.delete) records tasks_deleted. Honours If-Match.",
+		Tags:        []string{"projects"}, PathParams: withID("project"),
+		Params:    []parameter{ifMatchParam("Delete only if the project's ETag is still this one.")},
+		Responses: gone("The project and its tasks are deleted."), Problems: writeProblems,
+	})
+
+	// Tasks.
+	rt.handle("GET /v1/orgs/{org}/projects/{id}/tasks", gate(handleTaskList(svc, pg)), operation{
+		ID: "listTasks", Summary: "A project's tasks", Tags: []string{"tasks"},
+		PathParams: withID("project"),
+		Params: append(pageParams(),
+			parameter{Name: "status", In: "query", Description: "Only tasks in this status.", Schema: ref("TaskStatus")},
+			parameter{Name: "assignee_id", In: "query", Description: "Only tasks assigned to this account, which must be a member (422 otherwise).",
+				Schema: jsonSchema{"type": "string", "format": "uuid"}}),
+		Responses: page("A page of tasks, oldest first.", "TaskPage"), Problems: listProblems,
+	})
+	rt.handle("POST /v1/orgs/{org}/projects/{id}/tasks", gate(handleTaskCreate(svc)), operation{
+		ID: "createTask", Summary: "Create a task in a project",
+		Description: "Member or higher. The status defaults to todo; an assignee must be a member of the organization (422 otherwise).",
+		Tags:        []string{"tasks"}, PathParams: withID("project"), Body: body("CreateTaskRequest"),
+		Responses: made("The new task.", "Task"),
+	})
+	rt.handle("GET /v1/orgs/{org}/tasks/{id}", gate(handleTaskGet(svc)), operation{
+		ID: "getTask", Summary: "One task", Tags: []string{"tasks"},
+		PathParams: withID("task"), Responses: one("The task.", "Task"),
+	})
+	rt.handle("PATCH /v1/orgs/{org}/tasks/{id}", gate(handleTaskUpdate(svc)), operation{
+		ID: "updateTask", Summary: "Change a task",
+		Description: "Member or higher. Fields left out stay as they are; assignee_id and due_at can be cleared with null. The status moves only " +
+			"along todo → in_progress | done | canceled, in_progress → todo | done | canceled, done → todo | in_progress, canceled → todo; " +
+			"any other move is 409 task.invalid_transition. An assignee must be a member (422 otherwise). Honours If-Match " +
+			"(412 and nothing changes when the task changed since it was read).",
+		Tags: []string{"tasks"}, PathParams: withID("task"),
+		Params: []parameter{ifMatchParam("Change only if the task's ETag is still this one.")},
+		Body:   body("UpdateTaskRequest"), Responses: one("The task as changed.", "Task"),
+		Problems: []int{http.StatusConflict, http.StatusPreconditionFailed},
+	})
+	rt.handle("DELETE /v1/orgs/{org}/tasks/{id}", gate(handleTaskDelete(svc)), operation{
+		ID: "deleteTask", Summary: "Delete a task", Description: "Member or higher. Honours If-Match.", Tags: []string{"tasks"},
+		PathParams: withID("task"),
+		Params:     []parameter{ifMatchParam("Delete only if the task's ETag is still this one.")},
+		Responses:  gone("The task is deleted."), Problems: writeProblems,
+	})
+
+	// The audit log.
+	auditLog := a.inOrg(handleAuditLogList(deps.Audit, pg))
+	if deps.Audit == nil {
+		auditLog = a.inOrg(unavailable("the audit log"))
+	}
+	dateTime := jsonSchema{"type": "string", "format": "date-time"}
+	rt.handle("GET /v1/orgs/{org}/audit-logs", auditLog, operation{
+		ID: "listAuditLogs", Summary: "The organization's audit log",
+		Description: "Admin or higher. Every successful change in the organization, newest first. The log is append-only: no API changes or deletes a row.",
+		Tags:        []string{"audit-logs"}, PathParams: org,
+		Params: append(pageParams(),
+			parameter{Name: "actor_id", In: "query", Description: "Only changes by this account, API key or OAuth client.", Schema: jsonSchema{"type": "string", "format": "uuid"}},
+			parameter{Name: "action", In: "query", Description: "Only this action, e.g. project.create.", Schema: jsonSchema{"type": "string", "maxLength": 100}},
+			parameter{Name: "since", In: "query", Description: "Only changes at or after this time (RFC 3339).", Schema: dateTime},
+			parameter{Name: "until", In: "query", Description: "Only changes before this time (RFC 3339); must be after since.", Schema: dateTime}),
+		Responses: page("A page of audit rows, newest first.", "AuditLogPage"), Problems: listProblems,
+	})
+}
+
+// ifMatchParam is the If-Match header of a conditional change.
+func ifMatchParam(description string) parameter {
+	return parameter{Name: "If-Match", In: "header", Description: description + ` A stale tag is 412; "*" or no header changes unconditionally.`,
+		Schema: jsonSchema{"type": "string"}}
+}
+
+// etagHeader documents a single resource's ETag.
+func etagHeader() map[string]string {
+	return map[string]string{"ETag": "The resource's entity tag, for If-Match."}
 }
 
 // pageParams are the query parameters of every list.

@@ -58,8 +58,10 @@ type Deps struct {
 	// makes that path answer 503 (signed-in people can still accept).
 	HashPassword func(password string) (string, error)
 	// CursorKey (32 bytes or more) authenticates the list cursors the API hands out,
-	// so a client cannot forge a position. Every replica must share it. Nil means a
-	// random key per process: cursors then break across restarts and replicas.
+	// so a client cannot forge a position, and (through a key derived from it)
+	// encrypts the responses stored for Idempotency-Key replays. Every replica must
+	// share it. Nil means a random key per process: cursors and replays then break
+	// across restarts and replicas.
 	CursorKey []byte
 	// OAuth, when set, is the OAuth 2.0 / OpenID Connect provider's handler, mounted
 	// at /.well-known/openid-configuration, /oauth2/{auth,token,revoke,introspect}
@@ -77,6 +79,18 @@ type Deps struct {
 	// (/v1/orgs/{org}/oauth-clients). The routes are always mounted and documented;
 	// while it is nil they answer 503.
 	OAuthClients OAuthClientService
+	// Work is workspaces, projects and tasks (*work.Service), and Audit the audit log
+	// (*audit.Service). Their routes are always mounted and documented; while one is
+	// nil its routes answer 503.
+	Work WorkService
+	// Audit: see Work.
+	Audit AuditService
+	// Idempotency keeps the Idempotency-Key claims and the responses to replay
+	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
+	// derived from CursorKey, so every replica must share that too. While it is nil, a
+	// POST in an organization that sends Idempotency-Key answers 503 (one without the
+	// header runs as usual).
+	Idempotency IdempotencyStore
 }
 
 // ReadyCheck is one dependency GET /readyz probes.

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"time"
 
 	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/oauth"
+	"github.com/coditect/coditect/internal/work"
 )
 
 // IdentityService is what the API calls on identity: exactly the methods of
@@ -46,6 +49,8 @@ type AccountService interface {
 
 	CreateOrganization(ctx context.Context, name, slug string) (account.Organization, error)
 	Organization(ctx context.Context) (account.Organization, error)
+	RenameOrganization(ctx context.Context, name, ifMatch string) (account.Organization, error)
+	DeleteOrganizationIfMatch(ctx context.Context, ifMatch string) error
 
 	Members(ctx context.Context, p account.Page) ([]account.Membership, error)
 	ChangeRole(ctx context.Context, id coditect.AccountID, role coditect.Role) (account.Membership, error)
@@ -60,6 +65,54 @@ type AccountService interface {
 	CreateAPIKey(ctx context.Context, name string, role coditect.Role) (account.CreatedAPIKey, error)
 	APIKeys(ctx context.Context, p account.Page) ([]account.APIKey, error)
 	RevokeAPIKey(ctx context.Context, id coditect.APIKeyID) error
+}
+
+// WorkService is workspaces, projects and tasks: exactly the methods of *work.Service
+// the handlers use. Each works in the tenant of the context's actor, authorizes its
+// role itself (reads viewer or higher, writes member or higher), validates its input,
+// checks If-Match inside its write transaction and writes the change's audit row.
+type WorkService interface {
+	CreateWorkspace(ctx context.Context, p work.CreateWorkspaceParams) (work.Workspace, error)
+	Workspace(ctx context.Context, id coditect.WorkspaceID) (work.Workspace, error)
+	Workspaces(ctx context.Context, p work.Page) ([]work.Workspace, error)
+	UpdateWorkspace(ctx context.Context, id coditect.WorkspaceID, p work.UpdateWorkspaceParams, ifMatch string) (work.Workspace, error)
+	DeleteWorkspace(ctx context.Context, id coditect.WorkspaceID, ifMatch string) error
+
+	CreateProject(ctx context.Context, p work.CreateProjectParams) (work.Project, error)
+	Project(ctx context.Context, id coditect.ProjectID) (work.Project, error)
+	Projects(ctx context.Context, f work.ProjectFilter, p work.Page) ([]work.Project, error)
+	UpdateProject(ctx context.Context, id coditect.ProjectID, p work.UpdateProjectParams, ifMatch string) (work.Project, error)
+	DeleteProject(ctx context.Context, id coditect.ProjectID, ifMatch string) error
+
+	CreateTask(ctx context.Context, p work.CreateTaskParams) (work.Task, error)
+	Task(ctx context.Context, id coditect.TaskID) (work.Task, error)
+	Tasks(ctx context.Context, f work.TaskFilter, p work.Page) ([]work.Task, error)
+	UpdateTask(ctx context.Context, id coditect.TaskID, p work.UpdateTaskParams, ifMatch string) (work.Task, error)
+	DeleteTask(ctx context.Context, id coditect.TaskID, ifMatch string) error
+}
+
+// AuditService is the audit log's reading side (*audit.Service): admin or higher,
+// newest first.
+type AuditService interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+}
+
+// IdempotencyStore keeps Idempotency-Key claims and the responses to replay, per
+// tenant (the context's) and principal; postgres.IdempotencyKeys implements it. Each
+// change is its own short transaction, visible to a concurrent retry at once.
+type IdempotencyStore interface {
+	// IdempotencyClaim claims key until expires, or takes over an expired claim (or
+	// an unfinished one whose server died, for the same request). False: a live
+	// claim exists; look it up.
+	IdempotencyClaim(ctx context.Context, principal, key string, requestHash []byte, expires time.Time) (bool, error)
+	// IdempotencyComplete stores the response of a claimed key.
+	IdempotencyComplete(ctx context.Context, principal, key string, status int, response []byte) error
+	// IdempotencyRelease drops an unfinished claim, so a retry runs again.
+	IdempotencyRelease(ctx context.Context, principal, key string) error
+	// IdempotencyLookup returns a live claim's request hash and, once complete, its
+	// status and response (status 0 while the first request runs); not found when
+	// there is no live claim.
+	IdempotencyLookup(ctx context.Context, principal, key string) (requestHash []byte, status int, response []byte, err error)
 }
 
 // OAuthTokenVerifier checks the OAuth provider's opaque access tokens for the API's
