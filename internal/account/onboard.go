@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"encoding/json"
 	"regexp"
 	"strings"
 
@@ -81,10 +80,11 @@ func Onboard(ctx context.Context, store Store, p OnboardParams) (Account, Organi
 		if err := tx.MembershipCreate(ctx, acc.ID, coditect.RoleOwner); err != nil {
 			return err
 		}
-		actor := acc.ID.Bytes()
-		changes, _ := json.Marshal(map[string]string{"name": org.Name, "slug": org.Slug})
-		if err := tx.AuditLogInsert(ctx, audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: coditect.ActorAccount, ActorID: &actor,
-			Action: "organization.create", TargetType: "organization", TargetID: org.ID.String(), Changes: changes}); err != nil {
+		e, err := audit.NewEntry(ctx, "organization.create", "organization", org.ID.String(), map[string]string{"name": org.Name, "slug": org.Slug})
+		if err != nil {
+			return err
+		}
+		if err := tx.AuditLogInsert(ctx, e); err != nil {
 			return err
 		}
 		if p.Welcome != nil {

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -61,18 +60,9 @@ func (s *Service) FlushKeyUsage(ctx context.Context) error { return s.usage.Flus
 
 // audit writes the one audit row of a change, in its transaction.
 func auditRow(ctx context.Context, tx TenantTx, action, targetType, targetID string, changes any) error {
-	a, _ := coditect.ActorFrom(ctx)
-	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, Action: action, TargetType: targetType, TargetID: targetID}
-	e.ActorID = a.AuditActorID()
-	if info, ok := audit.InfoFrom(ctx); ok {
-		e.IP, e.UserAgent = info.IP, info.UserAgent
-	}
-	if changes != nil {
-		b, err := json.Marshal(changes)
-		if err != nil {
-			return err
-		}
-		e.Changes = b
+	e, err := audit.NewEntry(ctx, action, targetType, targetID, changes)
+	if err != nil {
+		return err
 	}
 	return tx.AuditLogInsert(ctx, e)
 }

@@ -84,3 +84,23 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	return out, err
 }
+
+// NewEntry builds the audit row of a change made by the context's actor, with the
+// request's origin. changes is any JSON-encodable value (nil for none) and must hold no
+// secrets: it says which fields changed and to what.
+func NewEntry(ctx context.Context, action, targetType, targetID string, changes any) (Entry, error) {
+	a, _ := coditect.ActorFrom(ctx)
+	e := Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, ActorID: a.AuditActorID(), Action: action,
+		TargetType: targetType, TargetID: targetID}
+	if info, ok := InfoFrom(ctx); ok {
+		e.IP, e.UserAgent = info.IP, info.UserAgent
+	}
+	if changes != nil {
+		b, err := json.Marshal(changes)
+		if err != nil {
+			return Entry{}, err
+		}
+		e.Changes = b
+	}
+	return e, nil
+}

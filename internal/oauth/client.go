@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -123,7 +122,7 @@ func (p *Provider) RegisterClient(ctx context.Context, params ClientParams) (Cli
 	c.ID = coditect.NewID[ClientUUID]()
 	c.Tenant = actor.Tenant
 	c.ClientID = "oc_" + strings.ToLower(rand.Text())
-	if id := actorID(actor); id != nil {
+	if id := actor.AuditActorID(); id != nil {
 		c.CreatedBy = id
 	}
 	var secret string
@@ -131,14 +130,18 @@ func (p *Provider) RegisterClient(ctx context.Context, params ClientParams) (Cli
 		secret = "ocs_" + rand.Text() + rand.Text() // 256 random bits
 		c.SecretHash = hashSecret([]byte(secret))
 	}
-	changes, _ := json.Marshal(map[string]any{"name": c.Name, "client_id": c.ClientID, "redirect_uris": c.RedirectURIs,
-		"grant_types": c.GrantTypes, "scopes": c.Scopes, "public": c.Public})
+	changes := map[string]any{"name": c.Name, "client_id": c.ClientID, "redirect_uris": c.RedirectURIs,
+		"grant_types": c.GrantTypes, "scopes": c.Scopes, "public": c.Public}
 	err = p.store.InTenantTx(ctx, func(tx Tx) error {
 		var err error
 		if c, err = tx.OAuthClientCreate(ctx, c); err != nil {
 			return err
 		}
-		return tx.AuditLogInsert(ctx, auditEntry(ctx, actor, "oauth_client.create", c.ID, changes))
+		e, err := auditEntry(ctx, "oauth_client.create", c.ID, changes)
+		if err != nil {
+			return err
+		}
+		return tx.AuditLogInsert(ctx, e)
 	})
 	if err != nil {
 		return Client{}, "", err
@@ -169,17 +172,20 @@ func (p *Provider) GetClient(ctx context.Context, id ClientUUID) (Client, error)
 // a revoked client changes nothing and returns it. The actor needs
 // coditect.ActManageOAuthClients (admin or owner). It writes an audit row.
 func (p *Provider) RevokeClient(ctx context.Context, id ClientUUID) (Client, error) {
-	actor, err := requireAdmin(ctx)
-	if err != nil {
+	if _, err := requireAdmin(ctx); err != nil {
 		return Client{}, err
 	}
 	var c Client
-	err = p.store.InTenantTx(ctx, func(tx Tx) error {
+	err := p.store.InTenantTx(ctx, func(tx Tx) error {
 		var err error
 		if c, err = tx.OAuthClientRevoke(ctx, id); err != nil {
 			return err
 		}
-		return tx.AuditLogInsert(ctx, auditEntry(ctx, actor, "oauth_client.revoke", c.ID, []byte(`{"revoked":true}`)))
+		e, err := auditEntry(ctx, "oauth_client.revoke", c.ID, map[string]bool{"revoked": true})
+		if err != nil {
+			return err
+		}
+		return tx.AuditLogInsert(ctx, e)
 	})
 	if coditect.IsNotFound(err) {
 		// Already revoked is done; anything else (another tenant's, unknown) is not found.
@@ -202,15 +208,8 @@ func requireAdmin(ctx context.Context) (coditect.Actor, error) {
 	return actor, nil
 }
 
-func actorID(a coditect.Actor) *[16]byte { return a.AuditActorID() }
-
-func auditEntry(ctx context.Context, a coditect.Actor, action string, target ClientUUID, changes []byte) audit.Entry {
-	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, ActorID: actorID(a), Action: action,
-		TargetType: "oauth_client", TargetID: target.String(), Changes: changes}
-	if info, ok := audit.InfoFrom(ctx); ok {
-		e.IP, e.UserAgent = info.IP, info.UserAgent
-	}
-	return e
+func auditEntry(ctx context.Context, action string, target ClientUUID, changes any) (audit.Entry, error) {
+	return audit.NewEntry(ctx, action, "oauth_client", target.String(), changes)
 }
 
 // validateClient checks registration input and fills in the defaults.

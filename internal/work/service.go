@@ -2,7 +2,6 @@ package work
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/coditect/coditect/internal/audit"
@@ -40,17 +39,10 @@ func notFound(what string) error {
 
 // auditRow writes the one audit row of a change, in its transaction.
 func auditRow(ctx context.Context, tx Tx, action, targetType, targetID string, ch map[string]any) error {
-	a, _ := coditect.ActorFrom(ctx)
-	e := audit.Entry{ID: coditect.NewID[coditect.AuditLogID](), ActorType: a.Kind, Action: action, TargetType: targetType, TargetID: targetID}
-	e.ActorID = a.AuditActorID()
-	if info, ok := audit.InfoFrom(ctx); ok {
-		e.IP, e.UserAgent = info.IP, info.UserAgent
-	}
-	b, err := json.Marshal(ch)
+	e, err := audit.NewEntry(ctx, action, targetType, targetID, ch)
 	if err != nil {
 		return err
 	}
-	e.Changes = b
 	return tx.AuditLogInsert(ctx, e)
 }
 
