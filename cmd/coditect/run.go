@@ -15,10 +15,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/httpapi"
 	"github.com/coditect/coditect/internal/identity"
+	jobadmin "github.com/coditect/coditect/internal/jobs"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/worker"
@@ -34,6 +36,8 @@ Usage:
   coditect serve [--workers]                           HTTP API (and, with --workers, the background workers)
   coditect worker                                      background and scheduled jobs
   coditect migrate up | down [N | --all] | status      schema migrations (as DATABASE_OWNER_URL)
+  coditect jobs list [--state S] [--kind K] [--limit N] [--json] | retry ID | cancel ID
+                                                       inspect and act on background jobs
   coditect version                                     print the version
 
 Configuration comes from environment variables; see the README.
@@ -59,7 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return runServe(ctx, rest, getenv, stdout, stderr)
 	case "worker":
-		return runWorker(ctx, rest, getenv, stderr)
+		return runWorker(ctx, rest, getenv, stdout, stderr)
+	case "jobs":
+		return runJobs(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	}
@@ -142,7 +148,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serve(ctx, cfg, ".coditect", newLogger(stderr, cfg.LogLevel), stdout, nil)
 }
 
-func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if err := flags("worker", stderr).Parse(args); err != nil {
 		return err
 	}
@@ -160,12 +166,62 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	w, err := worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+	reg := newRegistry(pool)
+	w, err := newWorker(pool, store, svc, cfg, reg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("worker started", "concurrency", cfg.WorkerConcurrency)
+	// A worker serves only its probes and metrics, on CODITECT_ADDR.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("CODITECT_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	probe := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = probe.Serve(ln) }()
+	defer probe.Close()
+	log.Info("worker started", "concurrency", cfg.WorkerConcurrency, "metrics", ln.Addr().String())
+	fmt.Fprintf(stdout, "coditect worker: metrics on http://%s/metrics\n", ln.Addr())
 	return w.Run(ctx, cfg.ShutdownTimeout)
+}
+
+// runJobs is `coditect jobs`: list failed or waiting jobs, retry or cancel one.
+func runJobs(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv, true)
+	if err != nil {
+		return err
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	admin, err := jobadmin.NewAdmin(pool)
+	if err != nil {
+		return err
+	}
+	return jobadmin.Command(ctx, admin, args, stdout, stderr)
+}
+
+// newRegistry is the process's Prometheus registry: Go runtime, process and pool stats.
+func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
+	reg := newRegistry(pool)
+	return reg
+}
+
+// newWorker builds the job runner with its metrics and fair enqueueing.
+func newWorker(pool *pgxpool.Pool, store *postgres.Store, svc *services, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*worker.Worker, error) {
+	metrics, err := worker.NewMetrics(reg, store)
+	if err != nil {
+		return nil, err
+	}
+	return worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency, Metrics: metrics,
+		Fair: worker.NewFairEnqueue(store, log)}, log)
 }
 
 func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres.Store, error) {
@@ -174,6 +230,11 @@ func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres
 		return nil, nil, err
 	}
 	store, err := postgres.NewStore(pool)
+	if err == nil {
+		// Jobs enqueued by requests get a priority from their tenant's backlog, so one
+		// tenant's flood cannot starve the others.
+		store, err = store.WithJobMiddleware(worker.NewFairEnqueue(store, nil))
+	}
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -270,7 +331,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	defer stopWork()
 	workDone := make(chan error, 1)
 	if cfg.Workers {
-		w, err := worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency}, log)
+		w, err := newWorker(pool, store, svc, cfg, reg, log)
 		if err != nil {
 			return err
 		}

@@ -144,6 +144,11 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddSystem(reg, &worker.RotateKeysWorker{Keys: s.keys, Every: rotateKeys, Log: log})
 	reg.Every(rotateKeys, func() coditect.Job { return worker.RotateKeysArgs{} })
 
+	worker.AddSystem(reg, &worker.WeeklyReportFanOutWorker{Tenants: s.store, Log: log})
+	reg.Weekly(time.Monday, 6*time.Hour, worker.WeeklyReportFanOut) // Mondays 06:00 UTC, about the last ISO week
+	worker.AddTenant(reg, &worker.WeeklyReportWorker{Store: s.store, BaseURL: cfg.BaseURL, Log: log})
+	worker.AddTenant(reg, &worker.WeeklyReportMailWorker{Mailer: s.mailer})
+
 	worker.AddTenant(reg, &worker.WelcomeWorker{Identity: s.identity, Orgs: orgReader{s.store}})
 	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})
 	worker.AddSystem(reg, &worker.PasswordResetWorker{Identity: s.identity})

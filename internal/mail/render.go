@@ -21,6 +21,7 @@ const (
 	KindVerifyEmail   = "verify_email"   // data: VerifyEmailData; carries a token
 	KindPasswordReset = "password_reset" // data: PasswordResetData; carries a token
 	KindInvitation    = "invitation"     // data: InvitationData; carries a token
+	KindWeeklyReport  = "weekly_report"  // data: WeeklyReportData
 )
 
 // WelcomeData fills the welcome email. It holds no secret, so it may travel in
@@ -57,6 +58,19 @@ type InvitationData struct {
 	ExpiresIn        time.Duration `json:"expires_in"`
 }
 
+// WeeklyReportData fills the weekly activity summary sent to an organization's admins.
+type WeeklyReportData struct {
+	Name             string `json:"name"`
+	OrganizationName string `json:"organization_name"`
+	Week             string `json:"week"`      // "2026-W17"
+	FirstDay         string `json:"first_day"` // "2026-04-20"
+	LastDay          string `json:"last_day"`  // "2026-04-26"
+	TasksCreated     int64  `json:"tasks_created"`
+	TasksCompleted   int64  `json:"tasks_completed"`
+	ActiveMembers    int64  `json:"active_members"`
+	URL              string `json:"url"`
+}
+
 // kindSpec describes one kind: whether its email carries a secret (and so must be
 // composed at send time, never from SendArgs) and the type its JSON data decodes to.
 type kindSpec struct {
@@ -71,6 +85,7 @@ func kindSpecs() []kindSpec {
 		{KindVerifyEmail, true, func() any { return new(VerifyEmailData) }},
 		{KindPasswordReset, true, func() any { return new(PasswordResetData) }},
 		{KindInvitation, true, func() any { return new(InvitationData) }},
+		{KindWeeklyReport, false, func() any { return new(WeeklyReportData) }},
 	}
 }
 

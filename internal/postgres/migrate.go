@@ -153,7 +153,28 @@ func (m *Migrator) Up(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// River's tables come right after 0001 (which sets the app role's default
+		// privileges they inherit), so later migrations can index or alter them.
+		riverUp := func() error {
+			return m.river(ctx, func(rm *rivermigrate.Migrator[pgx.Tx]) error {
+				res, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
+				if err != nil {
+					return fmt.Errorf("river migrations up: %w", err)
+				}
+				for _, v := range res.Versions {
+					m.log("applied river %03d_%s", v.Version, v.Name)
+				}
+				return nil
+			})
+		}
+		riverDone := false
 		for _, mg := range all {
+			if mg.Version > 1 && !riverDone {
+				if err := riverUp(); err != nil {
+					return err
+				}
+				riverDone = true
+			}
 			if _, ok := done[mg.Version]; ok {
 				continue
 			}
@@ -169,16 +190,10 @@ func (m *Migrator) Up(ctx context.Context) error {
 			}
 			m.log("applied %04d_%s", mg.Version, mg.Name)
 		}
-		return m.river(ctx, func(rm *rivermigrate.Migrator[pgx.Tx]) error {
-			res, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil)
-			if err != nil {
-				return fmt.Errorf("river migrations up: %w", err)
-			}
-			for _, v := range res.Versions {
-				m.log("applied river %03d_%s", v.Version, v.Name)
-			}
-			return nil
-		})
+		if !riverDone {
+			return riverUp()
+		}
+		return nil
 	})
 }
 

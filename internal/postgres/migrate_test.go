@@ -52,6 +52,10 @@ func TestMigrationsUpDownUp(t *testing.T) {
 
 	require.NoError(t, m.Up(ctx))
 	require.Equal(t, full, tables(t, db.AdminURL), "up again restores the same tables")
+	var indexed bool
+	admin := postgrestest.Pool(t, db.AdminURL)
+	require.NoError(t, admin.QueryRow(ctx, "SELECT to_regclass('river_job_tenant_backlog') IS NOT NULL").Scan(&indexed))
+	require.True(t, indexed, "River's tables exist before later migrations index them")
 
 	// One step down reverts only the newest platform migration.
 	all, err := postgres.Migrations()
