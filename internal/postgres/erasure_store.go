@@ -143,6 +143,7 @@ var eraseSteps = []eraseStep{
 		n, err := r.q.EraseWorkspaces(ctx, dbsqlc.EraseWorkspacesParams{TenantID: r.tenant, Batch: r.limit})
 		return one("workspaces", n, err)
 	}},
+	{table: "exports", run: eraseExports},
 	{table: "invitations", lookups: []string{"invitation_tokens"}, run: func(ctx context.Context, r eraseRun) (map[string]int64, error) {
 		hashes, err := r.q.EraseInvitations(ctx, dbsqlc.EraseInvitationsParams{TenantID: r.tenant, Batch: r.limit})
 		if err != nil || len(hashes) == 0 {

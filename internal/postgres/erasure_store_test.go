@@ -99,6 +99,8 @@ func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.Accou
 	_, err = admin.Exec(context.Background(), `INSERT INTO idempotency_keys (tenant_id, principal, key, request_hash, expires_at)
 		VALUES ($1, 'p', 'k', 'h', now() + interval '1 hour')`, f.tenant.String())
 	require.NoError(t, err)
+	_, err = admin.Exec(context.Background(), `INSERT INTO exports (tenant_id, id, status) VALUES ($1, gen_random_uuid(), 'completed')`, f.tenant.String())
+	require.NoError(t, err)
 	return f
 }
 

@@ -61,6 +61,11 @@ func Manifest() []Table {
 		// keyed by organization_id (not tenant_id: it is not tenant data).
 		{"tenant_deletions", DistributedByKey, "organization_id"},
 
+		// Data exports (migration 0008): the tenant's export requests, and the record of
+		// each archive file, which outlives an erased tenant until the purge deletes it.
+		{"exports", DistributedByTenant, "tenant_id"},
+		{"export_files", DistributedByKey, "organization_id"},
+
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
 		{"river_job", CoordinatorLocal, ""},

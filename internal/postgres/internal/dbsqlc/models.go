@@ -48,6 +48,29 @@ type AuditLog struct {
 	CreatedAt  time.Time
 }
 
+type Export struct {
+	TenantID    uuid.UUID
+	ID          uuid.UUID
+	Status      string
+	RequestedBy *uuid.UUID
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	CompletedAt *time.Time
+	ExpiresAt   *time.Time
+	PurgedAt    *time.Time
+	StorageKey  *string
+	SizeBytes   int64
+	Counts      []byte
+	Error       string
+}
+
+type ExportFile struct {
+	OrganizationID uuid.UUID
+	ExportID       uuid.UUID
+	StorageKey     string
+	ExpiresAt      time.Time
+}
+
 type IdempotencyKey struct {
 	TenantID     uuid.UUID
 	Principal    string
@@ -107,6 +130,15 @@ type OauthRequest struct {
 	RequestedAt time.Time
 	ExpiresAt   *time.Time
 	Active      bool
+}
+
+type Organization struct {
+	ID        uuid.UUID
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt *time.Time
 }
 
 type Project struct {

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS export_files;
+DROP TABLE IF EXISTS exports;
