@@ -38,6 +38,8 @@ Usage:
   coditect migrate up | down [N | --all] | status      schema migrations (as DATABASE_OWNER_URL)
   coditect jobs list [--state S] [--kind K] [--limit N] [--json] | retry ID | cancel ID
                                                        inspect and act on background jobs
+  coditect tenant export ORG FILE                      write an organization's data (slug or id) to a new archive FILE
+  coditect tenant import FILE                          load an export archive into this database (organization must not exist)
   coditect version                                     print the version
 
 Configuration comes from environment variables; see the README.
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, rest, getenv, stdout, stderr)
 	case "jobs":
 		return runJobs(ctx, rest, getenv, stdout, stderr)
+	case "tenant":
+		return runTenant(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
 	}
@@ -166,6 +170,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	defer svc.close()
 	reg := newRegistry(pool)
 	w, err := newWorker(pool, store, svc, cfg, reg, log)
 	if err != nil {
@@ -210,7 +215,8 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 
 // newRegistry is the process's Prometheus registry: Go runtime, process and pool stats.
 func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
-	reg := newRegistry(pool)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), postgres.NewPoolCollector(pool))
 	return reg
 }
 
@@ -276,6 +282,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	if err != nil {
 		return err
 	}
+	defer svc.close()
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{}, 2)
 	go func() { svc.refreshKeys(bgCtx, log); bgDone <- struct{}{} }()
@@ -285,8 +292,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	}()
 	defer func() { stopBackground(); <-bgDone; <-bgDone }() // the last key-usage flush happens before the pool closes
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), postgres.NewPoolCollector(pool))
+	reg := newRegistry(pool)
 
 	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
 	if rdb != nil {
@@ -295,7 +301,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
-		Work: svc.work, Audit: svc.audit, Idempotency: postgres.IdempotencyKeys{Store: store},
+		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },

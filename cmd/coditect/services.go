@@ -13,12 +13,14 @@ import (
 	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/config"
+	"github.com/coditect/coditect/internal/export"
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/identity/token"
 	"github.com/coditect/coditect/internal/mail"
 	"github.com/coditect/coditect/internal/oauth"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/storage"
 	"github.com/coditect/coditect/internal/work"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -33,10 +35,13 @@ type services struct {
 	accounts *account.Service
 	work     *work.Service
 	audit    *audit.Service
+	exports  *export.Service
+	files    *storage.Dir // where exports keep their archives
 }
 
 // newServices builds every feature service. dataDir receives mail files when no SMTP
-// server is configured.
+// server is configured, and export archives unless CODITECT_EXPORT_DIR says otherwise.
+// The caller closes the services (close) when done.
 func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rdb redis.Client, dataDir string, log *slog.Logger) (*services, error) {
 	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
 	if err != nil {
@@ -76,9 +81,22 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	if err != nil {
 		return nil, err
 	}
+	files, err := storage.NewDir(cfg.ExportDirIn(dataDir))
+	if err != nil {
+		return nil, fmt.Errorf("CODITECT_EXPORT_DIR: %w", err)
+	}
 	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts,
-		work:  work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}),
-		audit: audit.NewService(store)}, nil
+		work:    work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}),
+		audit:   audit.NewService(store),
+		exports: export.NewService(postgres.ExportStore{Store: store}, files, export.Config{TTL: cfg.ExportTTL}),
+		files:   files}, nil
+}
+
+// close releases what the services hold open (the export directory).
+func (s *services) close() {
+	if s.files != nil {
+		_ = s.files.Close()
+	}
 }
 
 // newOAuthProvider builds the OAuth 2.0 / OpenID Connect provider: its issuer is the
@@ -153,6 +171,9 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})
 	worker.AddSystem(reg, &worker.PasswordResetWorker{Identity: s.identity})
 	worker.AddTenant(reg, &worker.EraseWorker{Store: s.store, Log: log})
+	worker.AddTenant(reg, &worker.ExportWorker{Exports: s.exports, Log: log})
+	worker.AddSystem(reg, &worker.ExportPurgeWorker{Exports: s.exports, Log: log})
+	reg.Every(time.Hour, func() coditect.Job { return worker.ExportPurgeArgs{} })
 	worker.AddTenant(reg, &worker.InvitationWorker{Accounts: s.accounts, Mailer: s.mailer, BaseURL: cfg.BaseURL})
 	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ type Config struct {
 	CookieSecure      bool          // CODITECT_COOKIE_SECURE: session cookies only over HTTPS
 	AccessTokenTTL    time.Duration // CODITECT_ACCESS_TOKEN_TTL: lifetime of access tokens
 	SessionTTL        time.Duration // CODITECT_SESSION_TTL: lifetime of refresh tokens and browser sessions
+	ExportDir         string        // CODITECT_EXPORT_DIR: where export archives are kept; "" = <data dir>/exports (see ExportDirIn)
+	ExportTTL         time.Duration // CODITECT_EXPORT_TTL: how long a completed export can be downloaded
 }
 
 // Argon2 holds argon2id parameters (RFC 9106).
@@ -74,6 +77,8 @@ func Vars() []Var {
 		{"CODITECT_COOKIE_SECURE", "true (false in `coditect dev`)", "send the browser session cookie only over HTTPS"},
 		{"CODITECT_ACCESS_TOKEN_TTL", "15m", "lifetime of JWT access tokens (1m to 1h)"},
 		{"CODITECT_SESSION_TTL", "720h", "lifetime of refresh tokens and browser sessions"},
+		{"CODITECT_EXPORT_DIR", "{data dir}/exports (`.coditect/exports`; `--data-dir` for `dev`)", "directory that keeps data export archives until they expire (created 0700). Every API and worker process must see the same directory"},
+		{"CODITECT_EXPORT_TTL", "168h", "how long a completed data export can be downloaded before it is deleted (at least 1h)"},
 	}
 }
 
@@ -172,7 +177,21 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 	if c.SessionTTL < time.Hour {
 		bad("CODITECT_SESSION_TTL", "must be at least 1h")
 	}
+	c.ExportDir = get("CODITECT_EXPORT_DIR", "")
+	c.ExportTTL = parse(get("CODITECT_EXPORT_TTL", "168h"), time.ParseDuration, "CODITECT_EXPORT_TTL", "a duration like 168h", bad)
+	if c.ExportTTL < time.Hour {
+		bad("CODITECT_EXPORT_TTL", "must be at least 1h")
+	}
 	return c, errors.Join(errs...)
+}
+
+// ExportDirIn is where export archives live for a process whose data directory is
+// dataDir: CODITECT_EXPORT_DIR when set, otherwise dataDir/exports.
+func (c Config) ExportDirIn(dataDir string) string {
+	if c.ExportDir != "" {
+		return c.ExportDir
+	}
+	return filepath.Join(dataDir, "exports")
 }
 
 func parse[T any](s string, fn func(string) (T, error), name, want string, bad func(string, string, ...any)) T {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,6 +34,22 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, 25*time.Second, c.ShutdownTimeout)
 	require.EqualValues(t, 65536, c.Argon2.MemoryKiB)
 	require.False(t, c.Workers)
+	require.Equal(t, 168*time.Hour, c.ExportTTL)
+	require.Empty(t, c.ExportDir)
+	require.Equal(t, filepath.Join(".coditect", "exports"), c.ExportDirIn(".coditect"), "exports live in the data dir by default")
+	require.Equal(t, filepath.Join("/tmp/dev", "exports"), c.ExportDirIn("/tmp/dev"))
+}
+
+func TestLoadExportSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"DATABASE_URL": "postgres://a@b/c", "CODITECT_EXPORT_DIR": "/srv/coditect/exports", "CODITECT_EXPORT_TTL": "1h"}), true)
+	require.NoError(t, err)
+	require.Equal(t, "/srv/coditect/exports", c.ExportDirIn(".coditect"), "an explicit directory wins over the data dir")
+	require.Equal(t, time.Hour, c.ExportTTL)
+	for _, bad := range []string{"soon", "59m", "-1h", "0"} {
+		_, err := Load(env(map[string]string{"DATABASE_URL": "postgres://a@b/c", "CODITECT_EXPORT_TTL": bad}), true)
+		require.ErrorContains(t, err, "CODITECT_EXPORT_TTL:", bad)
+	}
 }
 
 func TestLoadDevNeedsNoDatabase(t *testing.T) {
@@ -62,6 +79,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		"CODITECT_COOKIE_SECURE":      {"DATABASE_URL": "postgres://a@b/c", "CODITECT_COOKIE_SECURE": "sometimes"},
 		"CODITECT_ACCESS_TOKEN_TTL":   {"DATABASE_URL": "postgres://a@b/c", "CODITECT_ACCESS_TOKEN_TTL": "1s"},
 		"CODITECT_SESSION_TTL":        {"DATABASE_URL": "postgres://a@b/c", "CODITECT_SESSION_TTL": "1m"},
+		"CODITECT_EXPORT_TTL":         {"DATABASE_URL": "postgres://a@b/c", "CODITECT_EXPORT_TTL": "30m"},
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

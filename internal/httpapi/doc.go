@@ -8,7 +8,7 @@
 //   - decode.go: decodeJSON.
 //   - openapi.go: the OpenAPI 3.1 document built from the route table.
 //   - services.go: the interfaces of the services the handlers call (IdentityService,
-//     AccountService, WorkService, AuditService, IdempotencyStore…).
+//     AccountService, WorkService, AuditService, ExportService, IdempotencyStore…).
 //   - access.go: authentication (bearer token, API key, session cookie + CSRF) and the
 //     route wrappers public, maybePerson, signedIn, person and inOrg.
 //   - idempotency.go: Idempotency-Key on every POST inside an organization (inOrg
@@ -20,7 +20,8 @@
 //     organizations, members, invitations, API keys, JWKS.
 //   - work_handlers.go: organization rename and deletion, workspaces, projects, tasks
 //     and the audit log.
-//   - access_schemas.go, work_schemas.go: their OpenAPI schemas.
+//   - export_handlers.go: data exports (request, status, list, streamed download).
+//   - access_schemas.go, work_schemas.go, export_schemas.go: their OpenAPI schemas.
 //
 // A handler decodes with decodeJSON, calls a service, and answers with writeJSON or
 // writeProblem; it returns right after either.

@@ -70,7 +70,7 @@ func problemStatuses() []int {
 
 // componentSchemas are the named schemas operations refer to with ref(name): the
 // operational ones here, identity and access ones from accessSchemas, the work API's
-// from workSchemas.
+// from workSchemas, the data exports' from exportSchemas.
 func componentSchemas() map[string]jsonSchema {
 	str := jsonSchema{"type": "string"}
 	out := map[string]jsonSchema{
@@ -118,7 +118,7 @@ func componentSchemas() map[string]jsonSchema {
 			},
 		},
 	}
-	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas()} {
+	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas(), exportSchemas()} {
 		for name, sch := range more {
 			if _, dup := out[name]; dup {
 				panic("httpapi: schema " + name + " is defined twice")
@@ -291,7 +291,11 @@ func operationObject(op operation, params []map[string]any) (map[string]any, err
 		if len(resp.Headers) > 0 {
 			headers := map[string]any{}
 			for name, description := range resp.Headers {
-				headers[name] = map[string]any{"description": description, "schema": jsonSchema{"type": "string"}}
+				schema := jsonSchema{"type": "string"}
+				if name == "Content-Length" {
+					schema = jsonSchema{"type": "integer", "minimum": 0}
+				}
+				headers[name] = map[string]any{"description": description, "schema": schema}
 			}
 			r["headers"] = headers
 		}

@@ -50,6 +50,7 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 		idem: newIdempotency(deps.Idempotency, deps.CursorKey, deps.Logger)}
 	addAccessRoutes(rt, deps, a)
 	addWorkRoutes(rt, deps, a)
+	addExportRoutes(rt, deps, a)
 	if deps.OAuth != nil {
 		addOAuthRoutes(rt, deps.OAuth)
 	}
@@ -572,6 +573,61 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 			parameter{Name: "since", In: "query", Description: "Only changes at or after this time (RFC 3339).", Schema: dateTime},
 			parameter{Name: "until", In: "query", Description: "Only changes before this time (RFC 3339); must be after since.", Schema: dateTime}),
 		Responses: page("A page of audit rows, newest first.", "AuditLogPage"), Problems: listProblems,
+	})
+}
+
+// addExportRoutes mounts the organization's data exports. Every route is inside an
+// organization (inOrg) and export.Service requires admin or higher.
+func addExportRoutes(rt *router, deps Deps, a *access) {
+	pg := pager{key: deps.CursorKey}
+	org := map[string]string{"org": "The organization's slug or id."}
+	withID := map[string]string{"org": org["org"], "id": "The export's id."}
+	gate := func(h http.Handler) http.Handler {
+		if deps.Exports == nil {
+			return a.inOrg(unavailable("data export"))
+		}
+		return a.inOrg(h)
+	}
+	svc := deps.Exports
+	tags := []string{"exports"}
+
+	rt.handle("POST /v1/orgs/{org}/exports", gate(handleExportCreate(svc)), operation{
+		ID: "createExport", Summary: "Request an export of all the organization's data", Tags: tags, PathParams: org,
+		Description: "Admin or higher. A background job writes every row of the organization (organization, members, workspaces, " +
+			"projects, tasks, audit log) into a gzip-compressed tar of JSON Lines files with manifest.json (row counts, sizes, SHA-256). " +
+			"Follow it at Location until its status is completed, then download it; it expires after the configured time " +
+			"(7 days by default). One export at a time: while another is pending or running this is 409 export.in_progress.",
+		Responses: map[int]response{http.StatusAccepted: {Description: "The export is queued (status pending).", Schema: ref("Export"),
+			Headers: map[string]string{"Location": "The export's URL, to follow its status.", "ETag": "The export's entity tag as shown."}}},
+		Problems: []int{http.StatusConflict},
+	})
+	rt.handle("GET /v1/orgs/{org}/exports", gate(handleExportList(svc, pg)), operation{
+		ID: "listExports", Summary: "The organization's exports", Description: "Admin or higher.", Tags: tags,
+		PathParams: org, Params: pageParams(),
+		Responses: map[int]response{http.StatusOK: {Description: "A page of exports, newest first.", Schema: ref("ExportPage")}},
+		Problems:  []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
+	})
+	rt.handle("GET /v1/orgs/{org}/exports/{id}", gate(handleExportGet(svc)), operation{
+		ID: "getExport", Summary: "One export and its status", Description: "Admin or higher.", Tags: tags, PathParams: withID,
+		Responses: map[int]response{http.StatusOK: {Description: "The export.", Schema: ref("Export"), Headers: etagHeader()}},
+	})
+	rt.handle("GET /v1/orgs/{org}/exports/{id}/download", gate(handleExportDownload(svc)), operation{
+		ID: "downloadExport", Summary: "Download an export's archive", Tags: tags, PathParams: withID,
+		Description: "Admin or higher. Streams the archive: a gzip-compressed tar of manifest.json followed by organization.jsonl, " +
+			"members.jsonl, workspaces.jsonl, projects.jsonl, tasks.jsonl and audit_logs.jsonl (one JSON object per line); " +
+			"`coditect tenant import` reads it. Each download is recorded in the audit log (export.download). " +
+			"Pending or running: 409 export.not_ready; failed: 409 export.failed; expired: 404 export.expired.",
+		Responses: map[int]response{http.StatusOK: {
+			Description: "The archive.",
+			ContentType: "application/gzip",
+			Schema:      jsonSchema{"type": "string", "format": "binary", "contentMediaType": "application/gzip"},
+			Headers: map[string]string{
+				"Content-Length":      "The archive's size in bytes.",
+				"Content-Disposition": `attachment; filename="coditect-export-<created>-<id>.tar.gz"`,
+				"Cache-Control":       "no-store",
+			},
+		}},
+		Problems: []int{http.StatusConflict},
 	})
 }
 

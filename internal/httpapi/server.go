@@ -85,6 +85,10 @@ type Deps struct {
 	Work WorkService
 	// Audit: see Work.
 	Audit AuditService
+	// Exports is the organization's data exports (*export.Service):
+	// /v1/orgs/{org}/exports…. The routes are always mounted and documented; while it
+	// is nil they answer 503.
+	Exports ExportService
 	// Idempotency keeps the Idempotency-Key claims and the responses to replay
 	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
 	// derived from CursorKey, so every replica must share that too. While it is nil, a

@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/export"
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/oauth"
 	"github.com/coditect/coditect/internal/work"
@@ -95,6 +97,21 @@ type WorkService interface {
 // newest first.
 type AuditService interface {
 	List(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+}
+
+// ExportService is the organization's data exports: exactly the methods of
+// *export.Service the handlers use. Each works in the tenant of the context's actor and
+// authorizes its role itself (admin or higher); an unknown id, or another
+// organization's, is not found.
+type ExportService interface {
+	// RequestExport records a pending export and enqueues the job that produces it.
+	RequestExport(ctx context.Context) (export.Export, error)
+	Export(ctx context.Context, id export.ID) (export.Export, error)
+	// Exports returns a page of exports, newest first.
+	Exports(ctx context.Context, p export.Page) ([]export.Export, error)
+	// Download opens a completed, unexpired export's archive, with its size and a file
+	// name for it; the caller closes the reader.
+	Download(ctx context.Context, id export.ID) (io.ReadCloser, int64, string, error)
 }
 
 // IdempotencyStore keeps Idempotency-Key claims and the responses to replay, per
