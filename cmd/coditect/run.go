@@ -23,6 +23,7 @@ import (
 	jobadmin "github.com/coditect/coditect/internal/jobs"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
+	apiusage "github.com/coditect/coditect/internal/usage"
 	"github.com/coditect/coditect/internal/worker"
 )
 
@@ -290,7 +291,13 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		svc.accounts.RunKeyUsage(bgCtx, time.Minute, func(err error) { log.Warn("record API key use", "error", err.Error()) })
 		bgDone <- struct{}{}
 	}()
-	defer func() { stopBackground(); <-bgDone; <-bgDone }() // the last key-usage flush happens before the pool closes
+	meter := apiusage.NewMeter()
+	go func() {
+		meter.Run(bgCtx, store, 30*time.Second, func(err error) { log.Warn("flush API usage", "error", err.Error()) })
+		bgDone <- struct{}{}
+	}()
+	// The last key-usage and API-usage flushes happen before the pool closes.
+	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone }()
 
 	reg := newRegistry(pool)
 
@@ -301,6 +308,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
+		Usage: apiusage.NewService(store), Meter: meter,
 		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,

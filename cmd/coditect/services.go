@@ -167,6 +167,9 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &worker.WeeklyReportWorker{Store: s.store, BaseURL: cfg.BaseURL, Log: log})
 	worker.AddTenant(reg, &worker.WeeklyReportMailWorker{Mailer: s.mailer})
 
+	worker.AddSystem(reg, &worker.UsageRollupWorker{Store: s.store, Log: log})
+	reg.Every(time.Hour, worker.UsageRollup)
+
 	worker.AddTenant(reg, &worker.WelcomeWorker{Identity: s.identity, Orgs: orgReader{s.store}})
 	worker.AddSystem(reg, &worker.VerifyEmailWorker{Identity: s.identity})
 	worker.AddSystem(reg, &worker.PasswordResetWorker{Identity: s.identity})

@@ -55,6 +55,7 @@ type access struct {
 	oauthTokens  OAuthTokenVerifier // nil: OAuth access tokens are not accepted
 	cookieSecure bool
 	idem         *idempotency // Idempotency-Key on POSTs in an organization; nil answers them 503
+	meter        UsageMeter   // counts API calls per organization; nil counts nothing
 }
 
 // gated is a handler behind its access check. router.handle recognizes it to
@@ -131,6 +132,9 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		actor = scoped.CapRole()
 		setLogActor(ctx, actor)
+		if a.meter != nil {
+			a.meter.Count(actor.Tenant) // in memory; flushed in batches, never a write per request
+		}
 	}
 	r = r.WithContext(coditect.WithActor(ctx, actor))
 	if g.level == authMember && r.Method == http.MethodPost && len(r.Header.Values(headerIdempotencyKey)) > 0 {

@@ -118,7 +118,7 @@ func componentSchemas() map[string]jsonSchema {
 			},
 		},
 	}
-	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas(), exportSchemas()} {
+	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas(), exportSchemas(), usageSchemas()} {
 		for name, sch := range more {
 			if _, dup := out[name]; dup {
 				panic("httpapi: schema " + name + " is defined twice")

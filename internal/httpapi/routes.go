@@ -46,11 +46,12 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 		},
 	})
 
-	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure,
+	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure, meter: deps.Meter,
 		idem: newIdempotency(deps.Idempotency, deps.CursorKey, deps.Logger)}
 	addAccessRoutes(rt, deps, a)
 	addWorkRoutes(rt, deps, a)
 	addExportRoutes(rt, deps, a)
+	addUsageRoutes(rt, deps, a)
 	if deps.OAuth != nil {
 		addOAuthRoutes(rt, deps.OAuth)
 	}

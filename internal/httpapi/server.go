@@ -89,6 +89,10 @@ type Deps struct {
 	// /v1/orgs/{org}/exports…. The routes are always mounted and documented; while it
 	// is nil they answer 503.
 	Exports ExportService
+	// Usage reads metered usage for GET /v1/orgs/{org}/billing/usage; nil answers 503.
+	Usage UsageService
+	// Meter counts every request inside an organization; nil counts nothing.
+	Meter UsageMeter
 	// Idempotency keeps the Idempotency-Key claims and the responses to replay
 	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
 	// derived from CursorKey, so every replica must share that too. While it is nil, a

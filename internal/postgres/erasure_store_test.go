@@ -37,7 +37,8 @@ type eraseFixture struct {
 
 // populate gives the tenant of ctx a row in every table that can hold its data: a
 // second member, work (with an assigned task), an invitation, an API key, an OAuth
-// client with a stored request, an idempotency key, audit rows and a queued job.
+// client with a stored request, an idempotency key, audit rows, a queued job, an
+// export and metered usage (an hour and a rolled-up day).
 func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.AccountID, tag string) eraseFixture {
 	t.Helper()
 	f := eraseFixture{tenant: coditect.TenantID(uuidOf(t, tenantOf(t, bn, ctx))), member: coditect.NewID[coditect.AccountID]()}
@@ -100,6 +101,12 @@ func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.Accou
 		VALUES ($1, 'p', 'k', 'h', now() + interval '1 hour')`, f.tenant.String())
 	require.NoError(t, err)
 	_, err = admin.Exec(context.Background(), `INSERT INTO exports (tenant_id, id, status) VALUES ($1, gen_random_uuid(), 'completed')`, f.tenant.String())
+	require.NoError(t, err)
+	// Usage: two metered hours, the first rolled up into its day.
+	hour := time.Date(2026, time.March, 10, 9, 0, 0, 0, time.UTC)
+	require.NoError(t, bn.store.UsageRecord(ctx, hour, 3))
+	require.NoError(t, bn.store.UsageRecord(ctx, hour.Add(time.Hour), 4))
+	_, err = bn.store.UsageRollup(ctx, hour.Add(time.Hour))
 	require.NoError(t, err)
 	return f
 }

@@ -66,6 +66,13 @@ func Manifest() []Table {
 		{"exports", DistributedByTenant, "tenant_id"},
 		{"export_files", DistributedByKey, "organization_id"},
 
+		// Usage metering (migration 0010): API calls per tenant and hour, rolled up per
+		// day, and the roll-up's work list of organizations with hourly rows (keyed by
+		// organization_id: not tenant data).
+		{"usage_hourly", DistributedByTenant, "tenant_id"},
+		{"usage_daily", DistributedByTenant, "tenant_id"},
+		{"usage_pending", DistributedByKey, "organization_id"},
+
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
 		{"river_job", CoordinatorLocal, ""},
