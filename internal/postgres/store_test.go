@@ -430,6 +430,23 @@ func TestStoreIdempotencyKeys(t *testing.T) {
 	})
 }
 
+func TestStoreEmailTokensPurge(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	admin := postgrestest.Pool(t, bn.db.AdminURL)
+	_, err := admin.Exec(context.Background(), `INSERT INTO email_tokens (token_hash, account_id, purpose, email, expires_at, used_at) VALUES
+		('a', $1, 'verify_email', 'x@example.com', now() - interval '1 minute', NULL),
+		('b', $1, 'password_reset', 'x@example.com', now() + interval '1 hour', now() - interval '2 days'),
+		('c', $1, 'verify_email', 'x@example.com', now() + interval '1 hour', NULL)`, bn.ownerA.String())
+	require.NoError(t, err)
+	n, err := bn.store.SystemPurgeExpiredEmailTokens(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "expired and long-used tokens go")
+	var left int
+	require.NoError(t, admin.QueryRow(context.Background(), "SELECT count(*) FROM email_tokens").Scan(&left))
+	require.Equal(t, 1, left, "a live token stays")
+}
+
 func TestStoreSessionsPurge(t *testing.T) {
 	t.Parallel()
 	bn := setup(t)

@@ -26,6 +26,19 @@ func (s *Store) SystemPurgeExpiredSessions(ctx context.Context) (int64, error) {
 	})
 }
 
+// SystemPurgeExpiredEmailTokens deletes expired and used email verification and
+// password reset tokens in batches and returns how many went.
+func (s *Store) SystemPurgeExpiredEmailTokens(ctx context.Context) (int64, error) {
+	return purgeLoop(ctx, func() (int64, error) {
+		var n int64
+		err := s.global(ctx, func(q *dbsqlc.Queries) (err error) {
+			n, err = q.EmailTokenPurgeExpired(ctx, purgeBatch)
+			return err
+		})
+		return n, dbError(err, "email token")
+	})
+}
+
 // SystemPurgeExpiredIdempotencyKeys deletes idempotency keys past their 24 h in every
 // tenant. RLS shows it expired rows only, and only under app.maintenance.
 func (s *Store) SystemPurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error) {

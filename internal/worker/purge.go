@@ -18,6 +18,7 @@ func (PurgeArgs) Kind() string { return "maintenance.purge_expired" }
 type Purger interface {
 	SystemPurgeExpiredSessions(ctx context.Context) (int64, error)
 	SystemPurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error)
+	SystemPurgeExpiredEmailTokens(ctx context.Context) (int64, error)
 }
 
 // PurgeWorker runs PurgeArgs.
@@ -37,6 +38,10 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	if err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "purged expired rows", "sessions", sessions, "idempotency_keys", keys)
+	tokens, err := w.Store.SystemPurgeExpiredEmailTokens(ctx)
+	if err != nil {
+		return err
+	}
+	w.Log.InfoContext(ctx, "purged expired rows", "sessions", sessions, "idempotency_keys", keys, "email_tokens", tokens)
 	return nil
 }

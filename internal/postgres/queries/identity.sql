@@ -129,3 +129,12 @@ VALUES ($1, $2, $3, COALESCE(sqlc.narg(created_at)::timestamptz, now()), sqlc.na
 UPDATE signing_keys
 SET retired_at = COALESCE(retired_at, now())
 WHERE id = $1;
+
+-- name: EmailTokenPurgeExpired :execrows
+-- System job: used or expired verification and reset tokens, in bounded batches.
+DELETE FROM email_tokens
+WHERE token_hash IN (
+    SELECT e.token_hash FROM email_tokens e
+    WHERE e.expires_at < now() OR e.used_at < now() - interval '1 day'
+    LIMIT $1
+);

@@ -117,6 +117,24 @@ func (q *Queries) EmailTokenCreate(ctx context.Context, arg EmailTokenCreatePara
 	return err
 }
 
+const emailTokenPurgeExpired = `-- name: EmailTokenPurgeExpired :execrows
+DELETE FROM email_tokens
+WHERE token_hash IN (
+    SELECT e.token_hash FROM email_tokens e
+    WHERE e.expires_at < now() OR e.used_at < now() - interval '1 day'
+    LIMIT $1
+)
+`
+
+// System job: used or expired verification and reset tokens, in bounded batches.
+func (q *Queries) EmailTokenPurgeExpired(ctx context.Context, limit int32) (int64, error) {
+	result, err := q.db.Exec(ctx, emailTokenPurgeExpired, limit)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const mFAActivate = `-- name: MFAActivate :execrows
 UPDATE accounts
 SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_enabled_at = now(),
