@@ -44,3 +44,7 @@ clean: ## Remove build output (bin/); never touches local dev data in .coditect/
 
 tools: ## Build the pinned tools (sqlc, from go.mod's tool directive)
 	$(GO) tool sqlc version
+
+.PHONY: bench
+bench: ## Load-test the API beside pgbench on a private PostgreSQL (SCALE=1000 tenants, or SCALE=1000000; see bench/README.md)
+	bash bench/run.sh
