@@ -348,7 +348,7 @@ wait_quiet() {
 		read -r b0 t0 < <(machine_ticks)
 		sleep 4
 		read -r b1 t1 < <(machine_ticks)
-		busy=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$ncpu" 'BEGIN { printf "%.2f", t > 0 ? b / t * n : 0 }')
+		busy=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v n="$ncpu" 'BEGIN { printf "%.2f", (t > 0 ? b / t * n : 0) }')
 		if awk -v x="$busy" -v q="$QUIET_CORES" 'BEGIN { exit !(x < q) }'; then
 			((waited == 0)) || echo "(waited ${waited} s for other processes to go quiet)"
 			return 0
