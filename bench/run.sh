@@ -31,8 +31,8 @@
 #   QUIET_WAIT=180    before each measured run, wait up to this many seconds for the rest of
 #                     the machine to go quiet (under QUIET_CORES=0.3 cores busy); 0: don't wait
 #
-# The whole script is one function, read before it runs: editing this file while a run
-# is in progress cannot derail that run.
+# The whole script is one function, read before it runs, and the line that calls it
+# also exits: editing this file while a run is in progress cannot derail that run.
 set -euo pipefail
 
 main() {
@@ -196,7 +196,10 @@ build() {
 		log "building coditect and the harness into $bin"
 		(cd "$root" && go build -o "$bin/" ./cmd/coditect ./bench/cmd/seed ./bench/cmd/load)
 	fi
-	echo "   coditect $(sha256sum "$bin/coditect" | cut -c1-12) built from $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
+	local from
+	from="built from $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
+	[[ -z ${CODITECT_BIN:-} ]] || from="from $CODITECT_BIN"
+	echo "   coditect sha256 $(sha256sum "$bin/coditect" | cut -c1-12), $from"
 	pg_bindir=$(bash "$root/scripts/ensure-postgres.sh" --print-bindir)
 	[[ -x $pg_bindir/pgbench ]] || die "pgbench is missing from $pg_bindir"
 	if [[ $(id -u) -eq 0 ]]; then
@@ -454,4 +457,4 @@ summary() {
 	echo "  (ratios of the medians)"
 }
 
-main "$@"
+main "$@"; exit
