@@ -167,12 +167,19 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(ctx, cfg, store, nil, ".coditect", log)
+	reg := newRegistry(pool)
+	// Jobs write tenant data too: with Redis configured they drop the caches like the
+	// API does.
+	rl, err := openRedis(cfg, store, reg, log)
+	if err != nil {
+		return err
+	}
+	defer rl.close()
+	svc, err := newServices(ctx, cfg, store, rl, ".coditect", log)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	reg := newRegistry(pool)
 	w, err := newWorker(pool, store, svc, cfg, reg, log)
 	if err != nil {
 		return err
@@ -272,14 +279,13 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		return err
 	}
 	defer pool.Close()
-	var rdb redis.Client
-	if cfg.RedisURL != "" {
-		if rdb, err = redis.Open(cfg.RedisURL); err != nil {
-			return err
-		}
-		defer rdb.Close()
+	reg := newRegistry(pool)
+	rl, err := openRedis(cfg, store, reg, log)
+	if err != nil {
+		return err
 	}
-	svc, err := newServices(ctx, cfg, store, rdb, dataDir, log)
+	defer rl.close()
+	svc, err := newServices(ctx, cfg, store, rl, dataDir, log)
 	if err != nil {
 		return err
 	}
@@ -299,11 +305,9 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	// The last key-usage and API-usage flushes happen before the pool closes.
 	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone }()
 
-	reg := newRegistry(pool)
-
 	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
-	if rdb != nil {
-		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rdb) }})
+	if rl != nil {
+		ready = append(ready, httpapi.ReadyCheck{Name: "redis", Check: func(ctx context.Context) error { return redis.Ping(ctx, rl.client) }})
 	}
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
@@ -314,6 +318,11 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },
 		CursorKey:    derivedKey(cfg.SecretKey, "cursor"),
+		RateLimiter:  rl.limiter(),
+		RateLimits:   httpapi.RateLimits{TenantDefault: cfg.RateLimitTenant, Principal: cfg.RateLimitAccount, IP: cfg.RateLimitIP},
+	}
+	if rc := rl.responses(cfg); rc != nil {
+		deps.ResponseCache = rc
 	}
 	provider, err := newOAuthProvider(cfg, svc, log)
 	if err != nil {

@@ -37,12 +37,13 @@ type services struct {
 	audit    *audit.Service
 	exports  *export.Service
 	files    *storage.Dir // where exports keep their archives
+	redis    *redisLayer  // nil without REDIS_URL
 }
 
 // newServices builds every feature service. dataDir receives mail files when no SMTP
 // server is configured, and export archives unless CODITECT_EXPORT_DIR says otherwise.
 // The caller closes the services (close) when done.
-func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rdb redis.Client, dataDir string, log *slog.Logger) (*services, error) {
+func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rl *redisLayer, dataDir string, log *slog.Logger) (*services, error) {
 	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
 	if err != nil {
 		return nil, err
@@ -69,14 +70,26 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	}
 	mailer := mail.Templated{Renderer: renderer, Sender: sender}
 	var throttle identity.Throttle = identity.NewMemoryThrottle(nil)
-	if rdb != nil {
-		throttle = redis.NewThrottle(rdb, identity.NewMemoryThrottle(nil))
+	if rl != nil {
+		throttle = redis.NewThrottle(rl.client, identity.NewMemoryThrottle(nil))
 	}
-	accounts := account.NewService(postgres.AccountStore{Store: store}, store, store, cfg.BaseDomain, nil)
+	// The caches sit in front of the reads every request makes: sessions, API keys,
+	// memberships, slugs. Their writes go to the store underneath, which drops them.
+	var (
+		identityStore identity.Store       = store
+		tenantReader  account.TenantReader = store
+		lookups       account.Lookups      = store
+	)
+	if c := rl.readCache(); c != nil {
+		identityStore = redis.NewSessionStore(store, c)
+		tenantReader = redis.NewAccountReader(store, c)
+		lookups = redis.NewLookups(store, c)
+	}
+	accounts := account.NewService(postgres.AccountStore{Store: store}, tenantReader, lookups, cfg.BaseDomain, nil)
 	id, err := identity.NewService(identity.Config{
 		Argon2: identity.Argon2Params(cfg.Argon2), SessionTTL: cfg.SessionTTL, AppSecret: cfg.SecretKey,
 		BaseURL: cfg.BaseURL, BaseDomain: cfg.BaseDomain,
-	}, identity.Deps{Store: store, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: throttle,
+	}, identity.Deps{Store: identityStore, Accounts: postgres.AccountStore{Store: store}, Tokens: issuer, Throttle: throttle,
 		Mailer: mailer, Jobs: store, Grants: store, Log: log})
 	if err != nil {
 		return nil, err
@@ -89,7 +102,7 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 		work:    work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}),
 		audit:   audit.NewService(store),
 		exports: export.NewService(postgres.ExportStore{Store: store}, files, export.Config{TTL: cfg.ExportTTL}),
-		files:   files}, nil
+		files:   files, redis: rl}, nil
 }
 
 // close releases what the services hold open (the export directory).
@@ -180,6 +193,7 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &worker.InvitationWorker{Accounts: s.accounts, Mailer: s.mailer, BaseURL: cfg.BaseURL})
 	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
+	worker.AddSystem(reg, &worker.CacheInvalidateWorker{Cache: s.redis.invalidator()})
 	return reg
 }
 

@@ -73,18 +73,41 @@ func auditRow(ctx context.Context, tx TenantTx, action, targetType, targetID str
 func (s *Service) ResolveTenant(ctx context.Context, a coditect.Actor, org string) (coditect.Actor, error) {
 	notFound := &coditect.Error{Code: coditect.CodeNotFound, Message: "organization not found"}
 	tenant, err := coditect.ParseID[coditect.TenantID](org)
-	if err != nil {
-		org = strings.ToLower(org)
-		if !ValidSlug(org) {
+	if err == nil {
+		return s.resolveIn(ctx, a, tenant)
+	}
+	org = strings.ToLower(org)
+	if !ValidSlug(org) {
+		return a, notFound
+	}
+	if tenant, err = s.lookups.TenantBySlug(ctx, org); err != nil {
+		if coditect.IsNotFound(err) {
 			return a, notFound
 		}
-		if tenant, err = s.lookups.TenantBySlug(ctx, org); err != nil {
-			if coditect.IsNotFound(err) {
-				return a, notFound
-			}
-			return a, err
-		}
+		return a, err
 	}
+	scoped, err := s.resolveIn(ctx, a, tenant)
+	if !coditect.IsNotFound(err) {
+		return scoped, err
+	}
+	// A cached slug may name an erased organization whose slug a new one has taken
+	// since: ask the database once more before answering 404.
+	forget, ok := s.lookups.(interface{ ForgetSlug(ctx context.Context, slug string) })
+	if !ok {
+		return a, err
+	}
+	forget.ForgetSlug(ctx, org)
+	again, lerr := s.lookups.TenantBySlug(ctx, org)
+	if lerr != nil || again == tenant {
+		return a, err
+	}
+	return s.resolveIn(ctx, a, again)
+}
+
+// resolveIn scopes a to tenant: a member's role there, or a bound credential's own
+// organization; anything else is not found.
+func (s *Service) resolveIn(ctx context.Context, a coditect.Actor, tenant coditect.TenantID) (coditect.Actor, error) {
+	notFound := &coditect.Error{Code: coditect.CodeNotFound, Message: "organization not found"}
 	switch a.Kind {
 	case coditect.ActorAPIKey, coditect.ActorOAuthClient: // credentials bound to one organization
 		if a.Tenant != tenant {

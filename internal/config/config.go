@@ -28,6 +28,10 @@ type Config struct {
 	LogLevel          slog.Level    // CODITECT_LOG_LEVEL: debug, info, warn, error
 	ShutdownTimeout   time.Duration // CODITECT_SHUTDOWN_TIMEOUT: how long in-flight requests and jobs get on SIGTERM
 	MaxBodyBytes      int64         // CODITECT_MAX_BODY_BYTES: larger request bodies get 413
+	Cache             bool          // CODITECT_CACHE: the Redis session, query and response caches (on when REDIS_URL is set)
+	RateLimitTenant   int           // CODITECT_RATE_LIMIT_TENANT: requests per minute per organization (0: off)
+	RateLimitAccount  int           // CODITECT_RATE_LIMIT_PRINCIPAL: requests per minute per account, API key or OAuth client (0: off)
+	RateLimitIP       int           // CODITECT_RATE_LIMIT_IP: requests per minute per IP without credentials (0: off)
 	Workers           bool          // CODITECT_WORKERS: `serve` also runs the background workers
 	WorkerConcurrency int           // CODITECT_WORKER_CONCURRENCY: jobs run at once per worker process
 	Argon2            Argon2        // CODITECT_ARGON2_*: password hashing cost
@@ -66,6 +70,10 @@ func Vars() []Var {
 		{"CODITECT_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"CODITECT_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and running jobs on SIGTERM"},
 		{"CODITECT_MAX_BODY_BYTES", "1048576", "largest accepted request body; larger gets 413"},
+		{"CODITECT_CACHE", "true", "with REDIS_URL set, serve verified credentials (1 h), memberships and organization reads (5 min) and selected GET answers (1 min) from Redis; every write in an organization drops its entries"},
+		{"CODITECT_RATE_LIMIT_TENANT", "6000", "requests per minute per organization (GCRA: a burst of this many, then an even rate); 0 turns it off"},
+		{"CODITECT_RATE_LIMIT_PRINCIPAL", "3000", "requests per minute per account, API key or OAuth client, counted per organization; 0 turns it off"},
+		{"CODITECT_RATE_LIMIT_IP", "300", "requests per minute per client IP for requests without credentials (sign-up, login, password reset…); 0 turns it off"},
 		{"CODITECT_WORKERS", "false", "`serve` also runs the background workers in-process (`dev` always does)"},
 		{"CODITECT_WORKER_CONCURRENCY", "10", "jobs a worker process runs at once"},
 		{"CODITECT_ARGON2_MEMORY_KIB", "65536", "argon2id memory per password hash, KiB"},
@@ -143,6 +151,10 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 	}
 	c.DatabaseMaxConns = int32(intIn(get("DATABASE_MAX_CONNS", "20"), 2, 10000, "DATABASE_MAX_CONNS", bad))
 	c.MaxBodyBytes = int64(intIn(get("CODITECT_MAX_BODY_BYTES", "1048576"), 1024, 1<<30, "CODITECT_MAX_BODY_BYTES", bad))
+	c.Cache = parse(get("CODITECT_CACHE", "true"), strconv.ParseBool, "CODITECT_CACHE", "true or false", bad)
+	c.RateLimitTenant = intIn(get("CODITECT_RATE_LIMIT_TENANT", "6000"), 0, 100_000_000, "CODITECT_RATE_LIMIT_TENANT", bad)
+	c.RateLimitAccount = intIn(get("CODITECT_RATE_LIMIT_PRINCIPAL", "3000"), 0, 100_000_000, "CODITECT_RATE_LIMIT_PRINCIPAL", bad)
+	c.RateLimitIP = intIn(get("CODITECT_RATE_LIMIT_IP", "300"), 0, 100_000_000, "CODITECT_RATE_LIMIT_IP", bad)
 	c.Workers = parse(get("CODITECT_WORKERS", "false"), strconv.ParseBool, "CODITECT_WORKERS", "true or false", bad)
 	c.WorkerConcurrency = intIn(get("CODITECT_WORKER_CONCURRENCY", "10"), 1, 10000, "CODITECT_WORKER_CONCURRENCY", bad)
 	c.Argon2 = Argon2{

@@ -12,6 +12,7 @@ import (
 	"github.com/coditect/coditect/internal/audit"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity"
+	"github.com/coditect/coditect/internal/ratelimit"
 )
 
 // The browser session's cookies and header. The session cookie is HttpOnly; the CSRF
@@ -56,6 +57,9 @@ type access struct {
 	cookieSecure bool
 	idem         *idempotency // Idempotency-Key on POSTs in an organization; nil answers them 503
 	meter        UsageMeter   // counts API calls per organization; nil counts nothing
+	limiter      ratelimit.Limiter
+	rates        RateLimits
+	responses    ResponseCache // nil: nothing is cached
 }
 
 // gated is a handler behind its access check. router.handle recognizes it to
@@ -65,24 +69,32 @@ type gated struct {
 	level authLevel
 	a     *access
 	next  http.Handler
+	cache bool // a GET whose 200 answers the response cache may keep (inOrgCached)
 }
 
 // public marks a route that needs no credentials. It still gets the audit request
 // information and the no-store cache policy of every API answer.
-func (a *access) public(h http.Handler) http.Handler { return gated{authPublic, a, h} }
+func (a *access) public(h http.Handler) http.Handler { return gated{level: authPublic, a: a, next: h} }
 
 // maybePerson is for routes a visitor may call with or without signing in.
-func (a *access) maybePerson(h http.Handler) http.Handler { return gated{authMaybePerson, a, h} }
+func (a *access) maybePerson(h http.Handler) http.Handler { return gated{level: authMaybePerson, a: a, next: h} }
 
 // signedIn needs any credentials: an access token, a session cookie or an API key.
-func (a *access) signedIn(h http.Handler) http.Handler { return gated{authSignedIn, a, h} }
+func (a *access) signedIn(h http.Handler) http.Handler { return gated{level: authSignedIn, a: a, next: h} }
 
 // person needs a signed-in account (the /v1/me… routes).
-func (a *access) person(h http.Handler) http.Handler { return gated{authPerson, a, h} }
+func (a *access) person(h http.Handler) http.Handler { return gated{level: authPerson, a: a, next: h} }
 
 // inOrg needs credentials good for the path's {org}; the handler's context carries the
 // actor with that organization as its tenant and the caller's role in it.
-func (a *access) inOrg(h http.Handler) http.Handler { return gated{authMember, a, h} }
+func (a *access) inOrg(h http.Handler) http.Handler { return gated{level: authMember, a: a, next: h} }
+
+// inOrgCached is inOrg for a GET whose answer depends only on the tenant, the caller's
+// role and the request's path and query: its 200 answers go through the response
+// cache (see serveCached).
+func (a *access) inOrgCached(h http.Handler) http.Handler {
+	return gated{level: authMember, a: a, next: h, cache: true}
+}
 
 // ServeHTTP authenticates, checks the route's level and calls the handler with the
 // actor (and audit.RequestInfo) in the request's context.
@@ -96,7 +108,9 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := audit.WithInfo(r.Context(), audit.RequestInfo{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)})
 	if g.level == authPublic {
-		g.next.ServeHTTP(w, r.WithContext(ctx))
+		if a.rateLimit(w, r, a.limits(ctx, r, coditect.Actor{}, false)) {
+			g.next.ServeHTTP(w, r.WithContext(ctx))
+		}
 		return
 	}
 	actor, found, err := a.authenticate(ctx, w, r)
@@ -106,7 +120,9 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !found {
 		if g.level == authMaybePerson {
-			g.next.ServeHTTP(w, r.WithContext(ctx))
+			if a.rateLimit(w, r, a.limits(ctx, r, coditect.Actor{}, false)) {
+				g.next.ServeHTTP(w, r.WithContext(ctx))
+			}
 			return
 		}
 		writeProblem(w, r, coditect.Errorf(coditect.CodeUnauthorized,
@@ -136,7 +152,14 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.meter.Count(actor.Tenant) // in memory; flushed in batches, never a write per request
 		}
 	}
+	if !a.rateLimit(w, r, a.limits(ctx, r, actor, true)) {
+		return
+	}
 	r = r.WithContext(coditect.WithActor(ctx, actor))
+	if g.cache && a.responses != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		a.serveCached(w, r, actor, g.next)
+		return
+	}
 	if g.level == authMember && r.Method == http.MethodPost && len(r.Header.Values(headerIdempotencyKey)) > 0 {
 		a.idem.serve(w, r, actor, g.next) // see idempotency.go; tenantless POSTs ignore the header
 		return
@@ -266,7 +289,8 @@ func clearSessionCookies(w http.ResponseWriter, secure bool) {
 // access check can give to its operation.
 func documentAccess(op operation, level authLevel) operation {
 	// 503: the services are not configured, or the database is down.
-	problems := []int{http.StatusServiceUnavailable}
+	// 429: over a rate limit (see RateLimits), with Retry-After.
+	problems := []int{http.StatusServiceUnavailable, http.StatusTooManyRequests}
 	if level != authPublic {
 		op.security = []map[string][]string{{"bearerAuth": {}}, {"sessionCookie": {}}}
 		problems = append(problems, http.StatusUnauthorized, http.StatusForbidden)

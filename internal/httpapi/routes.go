@@ -47,6 +47,7 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 	})
 
 	a := &access{identity: deps.Identity, accounts: deps.Accounts, oauthTokens: deps.OAuthTokens, cookieSecure: deps.CookieSecure, meter: deps.Meter,
+		limiter: deps.RateLimiter, rates: deps.RateLimits, responses: deps.ResponseCache,
 		idem: newIdempotency(deps.Idempotency, deps.CursorKey, deps.Logger)}
 	addAccessRoutes(rt, deps, a)
 	addWorkRoutes(rt, deps, a)
@@ -234,7 +235,7 @@ func addAccessRoutes(rt *router, deps Deps, a *access) {
 		Responses: map[int]response{http.StatusCreated: {Description: "The new organization.", Schema: ref("Organization")}},
 		Problems:  []int{http.StatusConflict},
 	})
-	rt.handle("GET /v1/orgs/{org}", a.inOrg(handleOrganization(accts, deps.BaseDomain)), operation{
+	rt.handle("GET /v1/orgs/{org}", a.inOrgCached(handleOrganization(accts, deps.BaseDomain)), operation{
 		ID:         "getOrganization",
 		Summary:    "One organization",
 		Tags:       []string{"organizations"},
@@ -266,7 +267,7 @@ func addAccessRoutes(rt *router, deps Deps, a *access) {
 	})
 
 	// Members.
-	rt.handle("GET /v1/orgs/{org}/members", a.inOrg(handleMemberList(accts, pg)), operation{
+	rt.handle("GET /v1/orgs/{org}/members", a.inOrgCached(handleMemberList(accts, pg)), operation{
 		ID:         "listMembers",
 		Summary:    "The organization's members",
 		Tags:       []string{"members"},
@@ -454,10 +455,16 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 		}
 		return a.inOrg(h)
 	}
+	cached := func(h http.Handler) http.Handler {
+		if deps.Work == nil {
+			return a.inOrg(unavailable("the work service"))
+		}
+		return a.inOrgCached(h)
+	}
 	svc := deps.Work
 
 	// Workspaces.
-	rt.handle("GET /v1/orgs/{org}/workspaces", gate(handleWorkspaceList(svc, pg)), operation{
+	rt.handle("GET /v1/orgs/{org}/workspaces", cached(handleWorkspaceList(svc, pg)), operation{
 		ID: "listWorkspaces", Summary: "The organization's workspaces", Tags: []string{"workspaces"},
 		PathParams: org, Params: pageParams(),
 		Responses: page("A page of workspaces, oldest first.", "WorkspacePage"), Problems: listProblems,
@@ -467,7 +474,7 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 		PathParams: org, Body: body("CreateWorkspaceRequest"),
 		Responses: made("The new workspace.", "Workspace"),
 	})
-	rt.handle("GET /v1/orgs/{org}/workspaces/{id}", gate(handleWorkspaceGet(svc)), operation{
+	rt.handle("GET /v1/orgs/{org}/workspaces/{id}", cached(handleWorkspaceGet(svc)), operation{
 		ID: "getWorkspace", Summary: "One workspace", Tags: []string{"workspaces"},
 		PathParams: withID("workspace"), Responses: one("The workspace.", "Workspace"),
 	})
@@ -488,7 +495,7 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 	})
 
 	// Projects.
-	rt.handle("GET /v1/orgs/{org}/projects", gate(handleProjectList(svc, pg)), operation{
+	rt.handle("GET /v1/orgs/{org}/projects", cached(handleProjectList(svc, pg)), operation{
 		ID: "listProjects", Summary: "The organization's projects", Tags: []string{"projects"},
 		PathParams: org,
 		Params: append(pageParams(), parameter{Name: "workspace_id", In: "query", Description: "Only this workspace's projects; " +
@@ -501,7 +508,7 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 		Tags:        []string{"projects"}, PathParams: org, Body: body("CreateProjectRequest"),
 		Responses: made("The new project.", "Project"),
 	})
-	rt.handle("GET /v1/orgs/{org}/projects/{id}", gate(handleProjectGet(svc)), operation{
+	rt.handle("GET /v1/orgs/{org}/projects/{id}", cached(handleProjectGet(svc)), operation{
 		ID: "getProject", Summary: "One project", Tags: []string{"projects"},
 		PathParams: withID("project"), Responses: one("The project.", "Project"),
 	})
@@ -521,7 +528,7 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 	})
 
 	// Tasks.
-	rt.handle("GET /v1/orgs/{org}/projects/{id}/tasks", gate(handleTaskList(svc, pg)), operation{
+	rt.handle("GET /v1/orgs/{org}/projects/{id}/tasks", cached(handleTaskList(svc, pg)), operation{
 		ID: "listTasks", Summary: "A project's tasks", Tags: []string{"tasks"},
 		PathParams: withID("project"),
 		Params: append(pageParams(),
@@ -536,7 +543,7 @@ func addWorkRoutes(rt *router, deps Deps, a *access) {
 		Tags:        []string{"tasks"}, PathParams: withID("project"), Body: body("CreateTaskRequest"),
 		Responses: made("The new task.", "Task"),
 	})
-	rt.handle("GET /v1/orgs/{org}/tasks/{id}", gate(handleTaskGet(svc)), operation{
+	rt.handle("GET /v1/orgs/{org}/tasks/{id}", cached(handleTaskGet(svc)), operation{
 		ID: "getTask", Summary: "One task", Tags: []string{"tasks"},
 		PathParams: withID("task"), Responses: one("The task.", "Task"),
 	})

@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coditect/coditect/internal/ratelimit"
 )
 
 // defaultMaxBodyBytes caps request bodies when Deps.MaxBodyBytes is unset: far above any
@@ -93,6 +95,16 @@ type Deps struct {
 	Usage UsageService
 	// Meter counts every request inside an organization; nil counts nothing.
 	Meter UsageMeter
+	// RateLimiter draws every request from its budgets (per tenant, per principal, per
+	// IP before sign-in; see RateLimits): normally a redis.Limiter, which falls back to
+	// an in-process limiter while Redis fails. Nil limits nothing.
+	RateLimiter ratelimit.Limiter
+	// RateLimits are the budgets' rates.
+	RateLimits RateLimits
+	// ResponseCache, when set, keeps the answers of the GET routes marked cacheable in
+	// routes.go (inOrgCached) for a minute, per tenant and role; any write in the
+	// tenant drops them. Nil caches nothing.
+	ResponseCache ResponseCache
 	// Idempotency keeps the Idempotency-Key claims and the responses to replay
 	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
 	// derived from CursorKey, so every replica must share that too. While it is nil, a

@@ -25,7 +25,7 @@ type IdempotencyKeys struct{ *Store }
 // false means a live claim exists.
 func (s IdempotencyKeys) IdempotencyClaim(ctx context.Context, principal, key string, requestHash []byte, expires time.Time) (bool, error) {
 	var ok bool
-	err := s.InTx(ctx, func(tx *Tx) error {
+	err := s.quietTx(ctx, func(tx *Tx) error {
 		var err error
 		ok, err = tx.IdempotencyKeyClaim(ctx, principal, key, requestHash, expires)
 		return err
@@ -35,12 +35,12 @@ func (s IdempotencyKeys) IdempotencyClaim(ctx context.Context, principal, key st
 
 // IdempotencyComplete stores the response to replay for a claimed key.
 func (s IdempotencyKeys) IdempotencyComplete(ctx context.Context, principal, key string, status int, response []byte) error {
-	return s.InTx(ctx, func(tx *Tx) error { return tx.IdempotencyKeyComplete(ctx, principal, key, int32(status), response) })
+	return s.quietTx(ctx, func(tx *Tx) error { return tx.IdempotencyKeyComplete(ctx, principal, key, int32(status), response) })
 }
 
 // IdempotencyRelease drops an unfinished claim.
 func (s IdempotencyKeys) IdempotencyRelease(ctx context.Context, principal, key string) error {
-	return s.InTx(ctx, func(tx *Tx) error { return tx.IdempotencyKeyRelease(ctx, principal, key) })
+	return s.quietTx(ctx, func(tx *Tx) error { return tx.IdempotencyKeyRelease(ctx, principal, key) })
 }
 
 // IdempotencyLookup returns a live claim: its request hash and, once complete, the

@@ -157,7 +157,7 @@ func (s *Store) APIKeysTouch(ctx context.Context, used map[coditect.TenantID]map
 			at[i] = keys[coditect.APIKeyID(id)]
 		}
 		tctx := coditect.WithActor(ctx, coditect.SystemActor(tenant))
-		err := s.InTx(tctx, func(tx *Tx) error {
+		err := s.quietTx(tctx, func(tx *Tx) error {
 			_, err := tx.q.APIKeysTouch(tctx, dbsqlc.APIKeysTouchParams{TenantID: tenantUID(tx.tenant), Ids: ids, UsedAt: at})
 			return err
 		})

@@ -22,9 +22,16 @@ import (
 
 // Store runs the platform's queries on a pgx pool as the application role.
 type Store struct {
-	pool *pgxpool.Pool
-	jobs *river.Client[pgx.Tx] // insert-only: enqueues jobs inside store transactions
+	pool    *pgxpool.Pool
+	jobs    *river.Client[pgx.Tx] // insert-only: enqueues jobs inside store transactions
+	onWrite func(ctx context.Context, t coditect.TenantID)
 }
+
+// OnTenantWrite makes fn run after every write transaction in a tenant commits, with
+// that tenant: the caches drop the tenant's entries there, so that no write, whoever
+// makes it, can leave a stale cached read behind. Set it once, before the store is
+// used.
+func (s *Store) OnTenantWrite(fn func(ctx context.Context, t coditect.TenantID)) { s.onWrite = fn }
 
 // NewStore returns a Store over pool. The pool must connect as the application role.
 func NewStore(pool *pgxpool.Pool) (*Store, error) {
@@ -95,7 +102,13 @@ func (s *Store) inTx(ctx context.Context, sc scope, fn func(*pipeTx) error) (err
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.commit(ctx)
+	if err := tx.commit(ctx); err != nil {
+		return err
+	}
+	if s.onWrite != nil && !sc.readOnly && !sc.quiet && !sc.tenant.IsZero() && tx.sent {
+		s.onWrite(ctx, sc.tenant)
+	}
+	return nil
 }
 
 // read runs exactly one read statement in the context's tenant: BEGIN READ ONLY, SET

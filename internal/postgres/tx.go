@@ -17,6 +17,9 @@ type scope struct {
 	maintenance string            // app.maintenance for a named cross-tenant system exception
 	readOnly    bool
 	single      bool // exactly one statement: BEGIN, SET LOCAL, it and COMMIT in one round trip
+	// quiet: the transaction changes nothing a cache holds (usage counters, key last-use
+	// times, idempotency claims), so committing it does not drop the tenant's caches.
+	quiet bool
 }
 
 // tenantScope is the one place the store reads the tenant from the context. It fails

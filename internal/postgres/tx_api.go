@@ -23,10 +23,21 @@ type Tx struct {
 // InTx runs fn in one transaction scoped to the context's tenant, committing when fn
 // returns nil and rolling back otherwise (also on panic). No tenant → error, no SQL.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	return s.inTenantTx(ctx, false, fn)
+}
+
+// quietTx is InTx for a transaction that changes nothing a cache holds (see
+// scope.quiet): committing it leaves the tenant's caches alone.
+func (s *Store) quietTx(ctx context.Context, fn func(*Tx) error) error {
+	return s.inTenantTx(ctx, true, fn)
+}
+
+func (s *Store) inTenantTx(ctx context.Context, quiet bool, fn func(*Tx) error) error {
 	sc, err := tenantScope(ctx)
 	if err != nil {
 		return err
 	}
+	sc.quiet = quiet
 	return s.inTx(ctx, sc, func(p *pipeTx) error {
 		return fn(&Tx{q: dbsqlc.New(p), p: p, jobs: s.jobs, tenant: sc.tenant})
 	})

@@ -32,7 +32,7 @@ func (s *Store) UsageRecord(ctx context.Context, hour time.Time, calls int64) er
 	if !hour.Equal(usage.Hour(hour)) {
 		return coditect.Errorf(coditect.CodeInvalid, "usage hour %s is not the start of a UTC hour", hour)
 	}
-	err := s.InTx(ctx, func(tx *Tx) error {
+	err := s.quietTx(ctx, func(tx *Tx) error {
 		t := tenantUID(tx.tenant)
 		if err := tx.q.UsagePendingMark(ctx, dbsqlc.UsagePendingMarkParams{OrganizationID: t, Since: hour}); err != nil {
 			return err
@@ -101,7 +101,7 @@ func (s *Store) UsageRollup(ctx context.Context, before time.Time) (usage.Rolled
 		return usage.Rolled{}, coditect.Errorf(coditect.CodeInvalid, "usage roll-up bound %s is not the start of a UTC hour", before)
 	}
 	var out usage.Rolled
-	err := s.InTx(ctx, func(tx *Tx) error {
+	err := s.quietTx(ctx, func(tx *Tx) error {
 		t := tenantUID(tx.tenant)
 		if _, err := tx.q.UsageOrganizationShare(ctx, t); err != nil {
 			return err

@@ -1,0 +1,99 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Metrics are the Redis layer's Prometheus metrics, and the time Redis last failed,
+// which the caches use to distrust entries that an invalidation lost meanwhile may
+// have left stale. No tenant label anywhere.
+type Metrics struct {
+	requests    *prometheus.CounterVec // cache, result
+	invalidated *prometheus.CounterVec // cache
+	decisions   *prometheus.CounterVec // scope, decision, backend
+	errors      prometheus.Counter
+	duration    prometheus.Histogram
+	lastFailure atomicMillis
+}
+
+// NewMetrics registers the Redis metrics with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coditect_cache_requests_total",
+			Help: "Cache lookups by cache (session, query, response) and result (hit, miss, error: Redis failed and the database answered).",
+		}, []string{"cache", "result"}),
+		invalidated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coditect_cache_invalidations_total",
+			Help: "Cache invalidations (a write in a tenant, a revoked session) that Redis took.",
+		}, []string{"cache"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coditect_ratelimit_decisions_total",
+			Help: "Rate-limit decisions by scope (tenant, principal, ip), decision (allowed, limited) and backend (redis, or local: the in-process fallback while Redis fails).",
+		}, []string{"scope", "decision", "backend"}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "coditect_redis_errors_total",
+			Help: "Redis commands and pipelines that failed (timeouts, refused connections, server errors); each one was answered without Redis.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "coditect_redis_command_duration_seconds",
+			Help:    "Time of Redis commands and pipelines, as the client saw it.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.invalidated, m.decisions, m.errors, m.duration)
+	}
+	return m
+}
+
+func (m *Metrics) result(cache, result string) { m.requests.WithLabelValues(cache, result).Inc() }
+
+// Instrument adds the metrics hook to c: latency of every command and pipeline, and
+// every failure (which also starts the caches' distrust window).
+func Instrument(c Client, m *Metrics) { c.AddHook(hook{m}) }
+
+type hook struct{ m *Metrics }
+
+func (h hook) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return next(ctx, network, addr) // a failed dial surfaces as the command's error
+	}
+}
+
+func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.m.duration.Observe(time.Since(start).Seconds())
+		h.failed(err)
+		return err
+	}
+}
+
+func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.m.duration.Observe(time.Since(start).Seconds())
+		h.failed(err)
+		return err
+	}
+}
+
+// failed records err unless it is an answer rather than a failure: a missing key, or
+// NOSCRIPT (go-redis then sends the script itself).
+func (h hook) failed(err error) {
+	if err == nil || errors.Is(err, goredis.Nil) || strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		return
+	}
+	h.m.errors.Inc()
+	h.m.failedNow(time.Now())
+}
