@@ -92,7 +92,9 @@ func (s *Service) ResolveTenant(ctx context.Context, a coditect.Actor, org strin
 	}
 	// A cached slug may name an erased organization whose slug a new one has taken
 	// since: ask the database once more before answering 404.
-	forget, ok := s.lookups.(interface{ ForgetSlug(ctx context.Context, slug string) })
+	forget, ok := s.lookups.(interface {
+		ForgetSlug(ctx context.Context, slug string)
+	})
 	if !ok {
 		return a, err
 	}

@@ -77,10 +77,14 @@ type gated struct {
 func (a *access) public(h http.Handler) http.Handler { return gated{level: authPublic, a: a, next: h} }
 
 // maybePerson is for routes a visitor may call with or without signing in.
-func (a *access) maybePerson(h http.Handler) http.Handler { return gated{level: authMaybePerson, a: a, next: h} }
+func (a *access) maybePerson(h http.Handler) http.Handler {
+	return gated{level: authMaybePerson, a: a, next: h}
+}
 
 // signedIn needs any credentials: an access token, a session cookie or an API key.
-func (a *access) signedIn(h http.Handler) http.Handler { return gated{level: authSignedIn, a: a, next: h} }
+func (a *access) signedIn(h http.Handler) http.Handler {
+	return gated{level: authSignedIn, a: a, next: h}
+}
 
 // person needs a signed-in account (the /v1/me… routes).
 func (a *access) person(h http.Handler) http.Handler { return gated{level: authPerson, a: a, next: h} }

@@ -111,7 +111,9 @@ func NewLocal(now func() time.Time) *Local {
 	return &Local{tats: make(map[string]time.Time), now: now}
 }
 
-func localKey(l Limit) string { return string(l.Scope) + "\x00" + l.Tenant.String() + "\x00" + l.Subject }
+func localKey(l Limit) string {
+	return string(l.Scope) + "\x00" + l.Tenant.String() + "\x00" + l.Subject
+}
 
 // Allow implements Limiter.
 func (l *Local) Allow(_ context.Context, limits []Limit) Decision {

@@ -65,10 +65,10 @@ func NewCache(c Client, m *Metrics, retry func(ctx context.Context, keys []strin
 // owner is the prefix of one tenant's or one account's keys.
 type owner string
 
-func tenantOwner(t coditect.TenantID) owner  { return owner(keyVersion + ":t:{" + t.String() + "}") }
+func tenantOwner(t coditect.TenantID) owner   { return owner(keyVersion + ":t:{" + t.String() + "}") }
 func accountOwner(a coditect.AccountID) owner { return owner(keyVersion + ":a:{" + a.String() + "}") }
 
-func (o owner) version() string           { return string(o) + ":ver" }
+func (o owner) version() string          { return string(o) + ":ver" }
 func (o owner) hash(cache string) string { return string(o) + ":c:" + cache }
 
 // ownerCaches are the hashes an owner may have; invalidation drops them all.
@@ -224,7 +224,9 @@ func (c *Cache) Get(ctx context.Context, t coditect.TenantID, cache, field strin
 }
 
 // Fill stores a value computed after a miss (see Get).
-func (c *Cache) Fill(ctx context.Context, st Stamp, ttl time.Duration, v any) { c.fill(ctx, st, ttl, v) }
+func (c *Cache) Fill(ctx context.Context, st Stamp, ttl time.Duration, v any) {
+	c.fill(ctx, st, ttl, v)
+}
 
 // lastFailureNow records that Redis failed just now (the distrust window's start).
 func (m *Metrics) failedNow(now time.Time) { m.lastFailure.Store(now.UnixMilli()) }
