@@ -88,12 +88,27 @@ func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Proc
 	}
 }
 
-// failed records err unless it is an answer rather than a failure: a missing key, or
-// NOSCRIPT (go-redis then sends the script itself).
+// failed records err when Redis was unreachable, slow or unable to serve. An error
+// reply from a server that is up (a missing key, NOSCRIPT before go-redis sends the
+// script itself, an unknown command) is an answer, not an outage.
 func (h hook) failed(err error) {
-	if err == nil || errors.Is(err, goredis.Nil) || strings.HasPrefix(err.Error(), "NOSCRIPT") {
+	if err == nil || errors.Is(err, goredis.Nil) {
+		return
+	}
+	var reply goredis.Error
+	if errors.As(err, &reply) && !unavailableReply(err.Error()) {
 		return
 	}
 	h.m.errors.Inc()
 	h.m.failedNow(time.Now())
+}
+
+// unavailableReply reports whether an error reply means the server cannot serve now.
+func unavailableReply(msg string) bool {
+	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }

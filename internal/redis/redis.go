@@ -10,6 +10,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/coditect/coditect/internal/coditect"
 )
@@ -43,6 +44,10 @@ func Open(url string) (Client, error) {
 		WriteTimeout: 100 * time.Millisecond,
 		PoolTimeout:  200 * time.Millisecond,
 		MaxRetries:   1,
+		// No handshake extras: CLIENT SETINFO and MAINT_NOTIFICATIONS cost a round trip
+		// per connection and fail on Redis before 7.2.
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}), nil
 }
 
