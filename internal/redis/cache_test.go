@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/coditect/coditect/internal/account"
