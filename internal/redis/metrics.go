@@ -21,7 +21,17 @@ type Metrics struct {
 	errors      prometheus.Counter
 	duration    prometheus.Histogram
 	lastFailure atomicMillis
+	// openUntil: after a failure, commands fail at once until then (a circuit breaker),
+	// so a dead or frozen Redis costs a request one timeout, not one per command.
+	openUntil atomicMillis
 }
+
+// breakerCooldown is how long commands skip Redis after a failure; then the next
+// command tries it again.
+const breakerCooldown = 500 * time.Millisecond
+
+// ErrSkipped is what a command gets while Redis is skipped after a failure.
+var ErrSkipped = errors.New("redis: skipped for a moment after a failure")
 
 // NewMetrics registers the Redis metrics with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -70,6 +80,10 @@ func (h hook) DialHook(next goredis.DialHook) goredis.DialHook {
 
 func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if h.skip() {
+			cmd.SetErr(ErrSkipped)
+			return ErrSkipped
+		}
 		start := time.Now()
 		err := next(ctx, cmd)
 		h.m.duration.Observe(time.Since(start).Seconds())
@@ -80,6 +94,12 @@ func (h hook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if h.skip() {
+			for _, c := range cmds {
+				c.SetErr(ErrSkipped)
+			}
+			return ErrSkipped
+		}
 		start := time.Now()
 		err := next(ctx, cmds)
 		h.m.duration.Observe(time.Since(start).Seconds())
@@ -100,8 +120,13 @@ func (h hook) failed(err error) {
 		return
 	}
 	h.m.errors.Inc()
-	h.m.failedNow(time.Now())
+	now := time.Now()
+	h.m.failedNow(now)
+	h.m.openUntil.Store(now.Add(breakerCooldown).UnixMilli())
 }
+
+// skip reports whether the breaker is open: Redis failed less than breakerCooldown ago.
+func (h hook) skip() bool { return time.Now().UnixMilli() < h.m.openUntil.Load() }
 
 // unavailableReply reports whether an error reply means the server cannot serve now.
 func unavailableReply(msg string) bool {

@@ -43,7 +43,7 @@ func Open(url string) (Client, error) {
 		ReadTimeout:  100 * time.Millisecond,
 		WriteTimeout: 100 * time.Millisecond,
 		PoolTimeout:  200 * time.Millisecond,
-		MaxRetries:   1,
+		MaxRetries:   -1, // no retries: a cache miss is cheaper than a second timeout
 		// No handshake extras: CLIENT SETINFO and MAINT_NOTIFICATIONS cost a round trip
 		// per connection and fail on Redis before 7.2.
 		DisableIdentity:          true,
