@@ -28,6 +28,13 @@
 #   ROUNDS=1          repeat every measured run this many times (the summary gives the
 #                     median and the best of the rounds: others' jobs only ever slow a run)
 #   PGBENCH=1         0: skip pgbench
+#   CONFIGS="cache nocache nolimit"   the server set-ups measured, each with its own
+#                     private Redis-backed `coditect serve`:
+#                       cache    REDIS_URL set, caches on, rate limits on (production)
+#                       nocache  REDIS_URL set, CODITECT_CACHE=false, rate limits on
+#                       nolimit  REDIS_URL set, CODITECT_CACHE=false, rate limits off
+#                       noredis  no REDIS_URL: no caches, in-process rate limits
+#                     (nocache − nolimit is the rate limiter's cost per request)
 #   QUIET_WAIT=180    before each measured run, wait up to this many seconds for the rest of
 #                     the machine to go quiet (under QUIET_CORES=0.3 cores busy); 0: don't wait
 #
@@ -60,6 +67,7 @@ main() {
 	QUIET_CORES=${QUIET_CORES:-0.3}
 	ROUNDS=${ROUNDS:-1}
 	PGBENCH=${PGBENCH:-1}
+	CONFIGS=${CONFIGS:-cache nocache nolimit}
 	((KEYS <= SCALE)) || KEYS=$SCALE
 	((DURATION >= 5)) || die "DURATION must be at least 5 (seconds)"
 
@@ -80,6 +88,7 @@ main() {
 	exec > >(tee -a "$report") 2>&1
 
 	serve_pid=
+	redis_pid=
 	pg_started=
 	pg_pid=
 	pg_user=$(id -un)
@@ -101,25 +110,28 @@ main() {
 	build
 	start_postgres
 	seed
-	start_serve
+	start_redis
 
-	local r
-	for ((r = 1; r <= ROUNDS; r++)); do
-		echo
-		echo "== API, mixed: $MIX$(round_label "$r")"
-		api_load "$BENCH_DIR/load-mix.$r.txt" -mix "$MIX"
-		echo
-		echo "== API, list projects only$(round_label "$r")"
-		api_load "$BENCH_DIR/load-list.$r.txt" -mix list=1
-		echo
-		echo "== API, get task only$(round_label "$r")"
-		api_load "$BENCH_DIR/load-get.$r.txt" -mix get=1
+	local r conf
+	for conf in $CONFIGS; do
+		start_serve "$conf"
+		for ((r = 1; r <= ROUNDS; r++)); do
+			echo
+			echo "== API [$conf], mixed: $MIX$(round_label "$r")"
+			api_load "$BENCH_DIR/load-$conf-mix.$r.txt" -mix "$MIX"
+			echo
+			echo "== API [$conf], list projects only$(round_label "$r")"
+			api_load "$BENCH_DIR/load-$conf-list.$r.txt" -mix list=1
+			echo
+			echo "== API [$conf], get task only$(round_label "$r")"
+			api_load "$BENCH_DIR/load-$conf-get.$r.txt" -mix get=1
+		done
+		log "stopping coditect serve [$conf] (pid $serve_pid)"
+		kill -TERM "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+		serve_pid=
 	done
-
-	log "stopping coditect serve (pid $serve_pid) before pgbench"
-	kill -TERM "$serve_pid" 2>/dev/null || true
-	wait "$serve_pid" 2>/dev/null || true
-	serve_pid=
+	stop_redis
 
 	if [[ $PGBENCH == 1 ]]; then
 		local pgb=$here/pgbench
@@ -163,6 +175,7 @@ cleanup() {
 		done
 		if kill -0 "$serve_pid" 2>/dev/null; then kill -KILL "$serve_pid" 2>/dev/null || true; fi
 	fi
+	stop_redis
 	if [[ -n $pg_started && -f $pgdata/postmaster.pid ]]; then
 		local pid
 		pid=$(head -n1 "$pgdata/postmaster.pid")
@@ -267,12 +280,46 @@ seed() {
 	echo "seed: done in $((SECONDS - t0)) s (with the checkpoint); disk: $(du -sh "$pgdata" | cut -f1) in $pgdata"
 }
 
+# start_redis starts a private redis-server (no persistence) for the caches and limits.
+start_redis() {
+	local port
+	port=$(free_port)
+	redis_url=redis://127.0.0.1:$port/0
+	command -v redis-server >/dev/null || die "redis-server is missing (apt-get install redis-server)"
+	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$BENCH_DIR" >"$BENCH_DIR/redis.log" 2>&1 &
+	redis_pid=$!
+	for _ in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "   redis: $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port"
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "redis-server did not start: $(tail -n 5 "$BENCH_DIR/redis.log")"
+}
+
+stop_redis() {
+	if [[ -n ${redis_pid:-} ]] && kill -0 "$redis_pid" 2>/dev/null; then
+		kill -TERM "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+	fi
+	redis_pid=
+}
+
+# start_serve CONF: starts coditect serve set up as CONF (see CONFIGS).
 start_serve() {
-	local api_port i
+	local api_port i conf=$1 env=()
+	case $conf in
+	cache) env=(REDIS_URL="$redis_url" CODITECT_CACHE=true) ;;
+	nocache) env=(REDIS_URL="$redis_url" CODITECT_CACHE=false) ;;
+	nolimit) env=(REDIS_URL="$redis_url" CODITECT_CACHE=false CODITECT_RATE_LIMIT_TENANT=0 CODITECT_RATE_LIMIT_PRINCIPAL=0 CODITECT_RATE_LIMIT_IP=0) ;;
+	noredis) env=() ;;
+	*) die "unknown CONFIGS entry $conf (cache, nocache, nolimit or noredis)" ;;
+	esac
 	api_port=$(free_port)
 	base=http://127.0.0.1:$api_port
-	log "starting coditect serve on $base (DATABASE_MAX_CONNS=$DB_CONNS, no workers, log level $LOG_LEVEL → $BENCH_DIR/serve.log)"
-	DATABASE_URL=$app DATABASE_OWNER_URL=$owner DATABASE_MAX_CONNS=$DB_CONNS \
+	log "starting coditect serve [$conf: ${env[*]:-no Redis}] on $base (DATABASE_MAX_CONNS=$DB_CONNS, no workers, log level $LOG_LEVEL → $BENCH_DIR/serve.log)"
+	env "${env[@]}" DATABASE_URL=$app DATABASE_OWNER_URL=$owner DATABASE_MAX_CONNS=$DB_CONNS \
 		CODITECT_ADDR=127.0.0.1:$api_port CODITECT_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
 		CODITECT_WORKERS=false CODITECT_LOG_LEVEL=$LOG_LEVEL CODITECT_COOKIE_SECURE=false \
 		"$bin/coditect" serve >"$BENCH_DIR/serve.out" 2>"$BENCH_DIR/serve.log" &
@@ -430,29 +477,34 @@ pgbench_run() {
 median_best() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], v[NR] }'; }
 
 # api_stat OP FIELD: a field of the "all" row (4 req/s, 8 p99) of every round of OP.
-api_stat() { cat "$BENCH_DIR"/load-"$1".*.txt | awk -v f="$2" '$1 == "all" { print $f }' | median_best; }
+# api_stat CONF OP FIELD: median and best of a load run's field over the rounds.
+api_stat() { cat "$BENCH_DIR"/load-"$1"-"$2".*.txt | awk -v f="$3" '$1 == "all" { print $f }' | median_best; }
 
 summary() {
-	local op api apibest s sbest p pbest
+	local op api apibest s sbest p pbest conf
 	echo
 	echo "== summary: $SCALE tenants, $CONC clients, ${DURATION} s per run$([[ $ROUNDS == 1 ]] || echo "; median of $ROUNDS rounds (best throughput, worst p99)")"
-	read -r api apibest < <(api_stat mix 4)
-	read -r p pbest < <(api_stat mix 8)
-	echo "  mixed: $api ($apibest) req/s, p99 $p ($pbest) ms"
-	for op in list get; do
-		read -r api apibest < <(api_stat "$op" 4)
-		read -r p pbest < <(api_stat "$op" 8)
-		echo "  $op only: $api ($apibest) req/s, p99 $p ($pbest) ms"
+	for conf in $CONFIGS; do
+		read -r api apibest < <(api_stat "$conf" mix 4)
+		read -r p pbest < <(api_stat "$conf" mix 8)
+		echo "  [$conf] mixed: $api ($apibest) req/s, p99 $p ($pbest) ms"
+		for op in list get; do
+			read -r api apibest < <(api_stat "$conf" "$op" 4)
+			read -r p pbest < <(api_stat "$conf" "$op" 8)
+			echo "  [$conf] $op only: $api ($apibest) req/s, p99 $p ($pbest) ms"
+		done
 	done
 	[[ $PGBENCH == 1 ]] || return 0
-	printf '  %-6s %18s %20s %20s %12s %12s\n' "" "API req/s" "pgbench simple" "pgbench pipelined" "API/simple" "API/pipel."
-	for op in list get; do
-		read -r api apibest < <(api_stat "$op" 4)
-		read -r s sbest < <(cat "$BENCH_DIR"/pgbench-"$op"-simple.*/tps | median_best)
-		read -r p pbest < <(cat "$BENCH_DIR"/pgbench-"$op"-pipelined.*/tps | median_best)
-		printf '  %-6s %18s %20s %20s %12s %12s\n' "$op" "$api ($apibest)" \
-			"$(printf '%.0f (%.0f)' "$s" "$sbest")" "$(printf '%.0f (%.0f)' "$p" "$pbest")" \
-			"$(awk -v a="$api" -v b="$s" 'BEGIN { printf "%.2f", a / b }')" "$(awk -v a="$api" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
+	printf '  %-16s %18s %20s %20s %12s %12s\n' "" "API req/s" "pgbench simple" "pgbench pipelined" "API/simple" "API/pipel."
+	for conf in $CONFIGS; do
+		for op in list get; do
+			read -r api apibest < <(api_stat "$conf" "$op" 4)
+			read -r s sbest < <(cat "$BENCH_DIR"/pgbench-"$op"-simple.*/tps | median_best)
+			read -r p pbest < <(cat "$BENCH_DIR"/pgbench-"$op"-pipelined.*/tps | median_best)
+			printf '  %-16s %18s %20s %20s %12s %12s\n' "$op [$conf]" "$api ($apibest)" \
+				"$(printf '%.0f (%.0f)' "$s" "$sbest")" "$(printf '%.0f (%.0f)' "$p" "$pbest")" \
+				"$(awk -v a="$api" -v b="$s" 'BEGIN { printf "%.2f", a / b }')" "$(awk -v a="$api" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
+		done
 	done
 	echo "  (ratios of the medians)"
 }
