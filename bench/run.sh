@@ -68,6 +68,8 @@ main() {
 	ROUNDS=${ROUNDS:-1}
 	PGBENCH=${PGBENCH:-1}
 	CONFIGS=${CONFIGS:-cache nocache nolimit}
+	# One secret for every server started: the signing keys in the database are sealed with it.
+	secret_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 	((KEYS <= SCALE)) || KEYS=$SCALE
 	((DURATION >= 5)) || die "DURATION must be at least 5 (seconds)"
 
@@ -320,7 +322,7 @@ start_serve() {
 	base=http://127.0.0.1:$api_port
 	log "starting coditect serve [$conf: ${env[*]:-no Redis}] on $base (DATABASE_MAX_CONNS=$DB_CONNS, no workers, log level $LOG_LEVEL → $BENCH_DIR/serve.log)"
 	env "${env[@]}" DATABASE_URL=$app DATABASE_OWNER_URL=$owner DATABASE_MAX_CONNS=$DB_CONNS \
-		CODITECT_ADDR=127.0.0.1:$api_port CODITECT_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n') \
+		CODITECT_ADDR=127.0.0.1:$api_port CODITECT_SECRET_KEY=$secret_key \
 		CODITECT_WORKERS=false CODITECT_LOG_LEVEL=$LOG_LEVEL CODITECT_COOKIE_SECURE=false \
 		"$bin/coditect" serve >"$BENCH_DIR/serve.out" 2>"$BENCH_DIR/serve.log" &
 	serve_pid=$!
