@@ -93,6 +93,9 @@ type Deps struct {
 	Usage UsageService
 	// Meter counts every request inside an organization; nil counts nothing.
 	Meter UsageMeter
+	// Billing serves /v1/orgs/{org}/billing/… (but usage) and the Stripe webhook; nil
+	// answers 503.
+	Billing BillingService
 	// Idempotency keeps the Idempotency-Key claims and the responses to replay
 	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
 	// derived from CursorKey, so every replica must share that too. While it is nil, a
