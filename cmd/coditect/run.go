@@ -308,7 +308,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
-		Usage: apiusage.NewService(store), Meter: meter,
+		Usage: apiusage.NewService(store), Meter: meter, Billing: svc.billing,
 		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,

@@ -269,3 +269,16 @@ func eraseSubscriptions(ctx context.Context, r eraseRun) (map[string]int64, erro
 	n, err := r.q.EraseSubscriptions(ctx, r.tenant)
 	return one("subscriptions", n, err)
 }
+
+// ProjectCount counts the transaction tenant's projects (work's plan-limit check).
+func (tx *Tx) ProjectCount(ctx context.Context) (int64, error) {
+	n, err := tx.q.BillingProjectCount(ctx, tenantUID(tx.tenant))
+	return n, dbError(err, "project")
+}
+
+// SeatCount counts the transaction tenant's members and live pending invitations
+// (account's plan-limit check).
+func (tx *Tx) SeatCount(ctx context.Context) (members, pending int64, err error) {
+	r, err := tx.q.BillingSeatCount(ctx, tenantUID(tx.tenant))
+	return r.Members, r.Pending, dbError(err, "membership")
+}

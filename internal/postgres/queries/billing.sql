@@ -102,3 +102,13 @@ WHERE stripe_customer_id = ANY (sqlc.arg(ids)::text[]) AND tenant_id = sqlc.arg(
 
 -- name: EraseSubscriptions :execrows
 DELETE FROM subscriptions WHERE tenant_id = sqlc.arg(tenant_id);
+
+-- name: BillingProjectCount :one
+-- Plan limits: the tenant's projects, counted in the transaction that creates one.
+SELECT count(*) FROM projects WHERE tenant_id = sqlc.arg(tenant_id);
+
+-- name: BillingSeatCount :one
+-- Plan limits: the tenant's members and its pending (live) invitations.
+SELECT (SELECT count(*) FROM memberships AS m WHERE m.tenant_id = sqlc.arg(tenant_id))::bigint AS members,
+       (SELECT count(*) FROM invitations AS i
+        WHERE i.tenant_id = sqlc.arg(tenant_id) AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now())::bigint AS pending;

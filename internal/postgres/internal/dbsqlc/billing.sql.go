@@ -95,6 +95,37 @@ func (q *Queries) BillingOwnerIDs(ctx context.Context, tenantID uuid.UUID) ([]uu
 	return items, nil
 }
 
+const billingProjectCount = `-- name: BillingProjectCount :one
+SELECT count(*) FROM projects WHERE tenant_id = $1
+`
+
+// Plan limits: the tenant's projects, counted in the transaction that creates one.
+func (q *Queries) BillingProjectCount(ctx context.Context, tenantID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, billingProjectCount, tenantID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const billingSeatCount = `-- name: BillingSeatCount :one
+SELECT (SELECT count(*) FROM memberships AS m WHERE m.tenant_id = $1)::bigint AS members,
+       (SELECT count(*) FROM invitations AS i
+        WHERE i.tenant_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now())::bigint AS pending
+`
+
+type BillingSeatCountRow struct {
+	Members int64
+	Pending int64
+}
+
+// Plan limits: the tenant's members and its pending (live) invitations.
+func (q *Queries) BillingSeatCount(ctx context.Context, tenantID uuid.UUID) (BillingSeatCountRow, error) {
+	row := q.db.QueryRow(ctx, billingSeatCount, tenantID)
+	var i BillingSeatCountRow
+	err := row.Scan(&i.Members, &i.Pending)
+	return i, err
+}
+
 const billingUsageReportedSet = `-- name: BillingUsageReportedSet :exec
 UPDATE billing_customers
 SET usage_reported_through = $1
