@@ -43,12 +43,13 @@ CREATE TABLE stripe_customers (
 -- subscription replaces an ended one. state_at and state_rank order the events that
 -- set it (event created time, then created < updated < deleted), so an older event
 -- arriving late never overwrites a newer state. past_due_since starts dunning;
--- downgraded_at is set by the grace-period job and cleared by a paid invoice. Plans
--- are never deleted from under a subscription (no ON DELETE).
+-- downgraded_at is set by the grace-period job and cleared by a paid invoice. plan_id
+-- names a row of plans, checked by billing (which maps Stripe prices to plans): every
+-- foreign key of a tenant table includes tenant_id, and plans has none.
 CREATE TABLE subscriptions (
     tenant_id              uuid        NOT NULL PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
     stripe_subscription_id text        NOT NULL,
-    plan_id                text        NOT NULL REFERENCES plans (id),
+    plan_id                text        NOT NULL,
     status                 text        NOT NULL,
     quantity               integer     NOT NULL CHECK (quantity >= 0),
     current_period_end     timestamptz,
