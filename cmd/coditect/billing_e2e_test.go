@@ -102,7 +102,11 @@ func TestBillingEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, c.call("POST", org+"/billing/checkout", tok, map[string]any{"plan": "business"}, &bad))
 	require.Equal(t, http.StatusOK, c.call("POST", org+"/billing/portal", tok, nil, &u))
 	require.Contains(t, u.URL, "https://")
-	var inv struct{ Data []struct{ HostedInvoiceURL string `json:"hosted_invoice_url"` } }
+	var inv struct {
+		Data []struct {
+			HostedInvoiceURL string `json:"hosted_invoice_url"`
+		}
+	}
 	require.Equal(t, http.StatusOK, c.call("GET", org+"/billing/invoices", tok, nil, &inv))
 	require.NotEmpty(t, inv.Data)
 

@@ -38,7 +38,7 @@ func statusFor(kind coditect.Code) int {
 		return http.StatusTooManyRequests
 	case coditect.CodePrecondition:
 		return http.StatusPreconditionFailed
-	case coditect.CodeUnavailable:
+	case coditect.CodeUnavailable, coditect.CodeBillingNotConfigured:
 		return http.StatusServiceUnavailable
 	case coditect.CodeLimitReached:
 		return http.StatusPaymentRequired
