@@ -278,6 +278,10 @@ seed() {
 	echo "== seed: $SCALE tenants × ($MEMBERS members, 1 workspace, $PROJECTS projects, $TASKS tasks per project), $KEYS API keys"
 	local t0=$SECONDS
 	"$bin/seed" -db "$super" -tenants "$SCALE" -members "$MEMBERS" -projects "$PROJECTS" -tasks "$TASKS" -keys "$KEYS" -keys-out "$keys"
+	# Paying organizations: the business plan's rate limit (12,000 a minute), so the
+	# load measures the API, not the free plan's budget.
+	"${psql[@]}" -d coditect -c "INSERT INTO subscriptions (tenant_id, stripe_subscription_id, plan_id, status, quantity, state_at, state_rank)
+		SELECT id, 'sub_bench_' || id, 'business', 'active', 1, now(), 0 FROM organizations ON CONFLICT DO NOTHING"
 	"${psql[@]}" -d coditect -c "CHECKPOINT"
 	echo "seed: done in $((SECONDS - t0)) s (with the checkpoint); disk: $(du -sh "$pgdata" | cut -f1) in $pgdata"
 }

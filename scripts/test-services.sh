@@ -13,12 +13,18 @@
 #   CODITECT_TEST_PG_URL     postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
 #   CODITECT_TEST_REDIS_URL  redis://127.0.0.1:PORT/0
 #   CODITECT_TEST_PG_BINDIR  directory holding initdb, pg_ctl, postgres
+#   CODITECT_TEST_STRIPE_MOCK_URL  http://127.0.0.1:PORT (stripe-mock, for billing)
+# stripe-mock (github.com/stripe/stripe-mock, pinned to $STRIPE_MOCK_VERSION) is
+# built with `go install` into bin/ the first time and runs on 127.0.0.1 only.
 # When run as root, PostgreSQL runs as the "postgres" user (else "nobody").
 #
 # stop stops only the servers recorded in <statedir> (by their pid files).
+#
+# STRIPE_MOCK_VERSION is the pinned stripe-mock release.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STRIPE_MOCK_VERSION=v0.203.0
 
 usage() {
 	echo "usage: $0 start|stop <statedir>" >&2
@@ -247,6 +253,44 @@ start_redis() {
 $(tail -n 20 "$statedir/redis.log" 2>/dev/null)"
 }
 
+# ensure_stripe_mock prints the path of a stripe-mock binary of the pinned version,
+# building it into bin/ with `go install` when it is missing or another version.
+ensure_stripe_mock() {
+	local bindir=$here/../bin/stripe-mock-$STRIPE_MOCK_VERSION
+	if [[ ! -x $bindir/stripe-mock ]]; then
+		log "building stripe-mock $STRIPE_MOCK_VERSION into $bindir"
+		mkdir -p "$bindir"
+		GOBIN=$(cd "$bindir" && pwd) GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION" >&2 ||
+			die "go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION failed"
+	fi
+	echo "$(cd "$bindir" && pwd)/stripe-mock"
+}
+
+start_stripe_mock() {
+	local bin attempt port pid i
+	bin=$(ensure_stripe_mock)
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		log "starting stripe-mock on 127.0.0.1:$port"
+		"$bin" -http-addr "127.0.0.1:$port" >"$statedir/stripe-mock.log" 2>&1 </dev/null &
+		pid=$!
+		echo "$pid" >"$statedir/stripe-mock.pid"
+		for ((i = 0; i < 300; i++)); do
+			if tcp_open "$port"; then
+				stripe_mock_port=$port
+				return 0
+			fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null || true
+		wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+		log "stripe-mock did not come up on port $port (attempt $attempt)"
+	done
+	die "stripe-mock failed to start; last lines of $statedir/stripe-mock.log:
+$(tail -n 20 "$statedir/stripe-mock.log" 2>/dev/null)"
+}
+
 do_start() {
 	mkdir -p "$statedir"
 	statedir=$(cd "$statedir" && pwd -P)
@@ -261,6 +305,7 @@ do_start() {
 
 	start_postgres
 	start_redis
+	start_stripe_mock
 
 	local tmp=$statedir/env.tmp
 	{
@@ -268,9 +313,10 @@ do_start() {
 		echo "export CODITECT_TEST_PG_URL='postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable'"
 		echo "export CODITECT_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'"
 		echo "export CODITECT_TEST_PG_BINDIR='$pg_bindir'"
+		echo "export CODITECT_TEST_STRIPE_MOCK_URL='http://127.0.0.1:$stripe_mock_port'"
 	} >"$tmp"
 	mv "$tmp" "$statedir/env"
-	log "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port; environment in $statedir/env"
+	log "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port, stripe-mock on 127.0.0.1:$stripe_mock_port; environment in $statedir/env"
 }
 
 do_stop() {
@@ -299,6 +345,16 @@ do_stop() {
 				fi
 			fi
 		fi
+	fi
+
+	if [[ -f $statedir/stripe-mock.pid ]]; then
+		pid=$(cat "$statedir/stripe-mock.pid" 2>/dev/null || true)
+		if pid_alive "$pid" stripe-mock; then
+			log "stopping stripe-mock (pid $pid)"
+			kill -TERM "$pid" 2>/dev/null || true
+			wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rm -f "$statedir/stripe-mock.pid"
 	fi
 
 	if [[ -f $statedir/redis.pid ]]; then

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -331,4 +332,38 @@ func TestAPIServesThroughARedisOutage(t *testing.T) {
 	status, _, _ = hit(t, "POST", org+"/workspaces", a.AccessToken, map[string]any{"name": "After"})
 	require.Equal(t, http.StatusCreated, status)
 	expect(a.AccessToken, http.StatusOK, "MISS")
+}
+
+// TestTenantRateLimitFollowsThePlan: an organization's rate is its plan's, and a plan
+// change applies on the next request after a write in the organization (no deploy, no
+// restart).
+func TestTenantRateLimitFollowsThePlan(t *testing.T) {
+	t.Parallel()
+	env := redisEnv(t, os.Getenv("CODITECT_TEST_REDIS_URL"))
+	env["CODITECT_RATE_LIMIT_PRINCIPAL"] = "0"
+	p := start(t, env, "serve")
+	a := signUp(t, p.url, "pia@example.com", "Plan Org")
+	org := p.url + "/v1/orgs/" + a.Organization.Slug
+	_, h, _ := hit(t, "GET", org, a.AccessToken, nil)
+	require.Equal(t, "600", h.Get("RateLimit-Limit"), "the free plan's rate")
+	_, h, _ = hit(t, "GET", org, a.AccessToken, nil)
+	require.Equal(t, "600", h.Get("RateLimit-Limit"), "now from the query cache")
+
+	// The organization moves to the business plan (as the Stripe webhook job would).
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, env["DATABASE_OWNER_URL"])
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, a.Organization.ID)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO subscriptions (tenant_id, stripe_subscription_id, plan_id, status, quantity, state_at, state_rank)
+		VALUES ($1, 'sub_test', 'business', 'active', 1, now(), 0)`, a.Organization.ID)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	status, _, _ := hit(t, "PATCH", org, a.AccessToken, map[string]any{"name": "Plan Org Renamed"})
+	require.Equal(t, http.StatusOK, status)
+	_, h, _ = hit(t, "GET", org, a.AccessToken, nil)
+	require.Equal(t, "12000", h.Get("RateLimit-Limit"), "the business plan's rate")
 }

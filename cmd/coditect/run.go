@@ -312,14 +312,14 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
 		Identity: svc.identity, Accounts: svc.accounts,
-		Usage: apiusage.NewService(store), Meter: meter,
+		Usage: apiusage.NewService(store), Meter: meter, Billing: svc.billing,
 		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
 		JWKS:         func() ([]byte, error) { return svc.keys.KeySet().JWKS() }, // per call: keys rotate
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },
 		CursorKey:    derivedKey(cfg.SecretKey, "cursor"),
 		RateLimiter:  rl.limiter(),
-		RateLimits:   httpapi.RateLimits{TenantDefault: cfg.RateLimitTenant, Principal: cfg.RateLimitAccount, IP: cfg.RateLimitIP},
+		RateLimits:   httpapi.RateLimits{Tenant: svc.tenantRate(cfg, log), Principal: cfg.RateLimitAccount, IP: cfg.RateLimitIP},
 	}
 	if rc := rl.responses(cfg); rc != nil {
 		deps.ResponseCache = rc

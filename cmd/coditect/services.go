@@ -11,6 +11,7 @@ import (
 
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/audit"
+	"github.com/coditect/coditect/internal/billing"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/export"
@@ -21,6 +22,7 @@ import (
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/storage"
+	"github.com/coditect/coditect/internal/stripe"
 	"github.com/coditect/coditect/internal/work"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -36,6 +38,7 @@ type services struct {
 	work     *work.Service
 	audit    *audit.Service
 	exports  *export.Service
+	billing  *billing.Service
 	files    *storage.Dir // where exports keep their archives
 	redis    *redisLayer  // nil without REDIS_URL
 }
@@ -98,11 +101,48 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	if err != nil {
 		return nil, fmt.Errorf("CODITECT_EXPORT_DIR: %w", err)
 	}
-	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts,
-		work:    work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}),
+	bill, err := newBilling(cfg, store, rl, log)
+	if err != nil {
+		return nil, err
+	}
+	return &services{store: store, keys: keys, tokens: issuer, mailer: mailer, identity: id, accounts: accounts.WithBilling(bill),
+		billing: bill,
+		work:    work.NewService(postgres.WorkStore{Store: store}, postgres.WorkStore{Store: store}).WithQuotas(bill),
 		audit:   audit.NewService(store),
 		exports: export.NewService(postgres.ExportStore{Store: store}, files, export.Config{TTL: cfg.ExportTTL}),
 		files:   files, redis: rl}, nil
+}
+
+// newBilling builds billing: with Stripe when STRIPE_SECRET_KEY is set, otherwise
+// every organization is on the free plan and the Stripe routes answer 503. Invoices
+// are cached in Redis when there is one; owners' notices go out as mail jobs.
+func newBilling(cfg config.Config, store *postgres.Store, rl *redisLayer, log *slog.Logger) (*billing.Service, error) {
+	var bs billing.Store = postgres.BillingStore{Store: store}
+	if c := rl.readCache(); c != nil {
+		bs = redis.NewBillingStore(bs, c) // entitlements on every request: cached
+	}
+	d := billing.Deps{Store: bs, Log: log,
+		Mailer: func(to string, n billing.Notice) (coditect.TenantBoundJob, error) {
+			args, err := mail.NewSendArgs(mail.KindBillingNotice, to, mail.BillingNoticeData{OrganizationName: n.OrganizationName,
+				Reason: n.Kind, Date: n.Date.UTC().Format(time.DateOnly), URL: cfg.BaseURL + "/billing"})
+			return &args, err
+		}}
+	if rl != nil {
+		d.Cache = redis.BillingCache{Client: rl.client}
+	}
+	if cfg.Stripe.Enabled() {
+		gw, err := stripe.New(stripe.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret, APIBase: cfg.Stripe.APIBase})
+		if err != nil {
+			return nil, err
+		}
+		d.Gateway = gw
+	} else {
+		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every organization is on the free plan")
+	}
+	return billing.NewService(d, billing.Config{Prices: cfg.Stripe.Prices, GracePeriod: cfg.Stripe.GracePeriod,
+		MeterEventName: cfg.Stripe.MeterEventName,
+		SuccessURL:     cfg.BaseURL + "/billing?checkout=success", CancelURL: cfg.BaseURL + "/billing?checkout=canceled",
+		ReturnURL: cfg.BaseURL + "/billing"}), nil
 }
 
 // close releases what the services hold open (the export directory).
@@ -194,6 +234,12 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &mail.SendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &mail.SystemSendWorker{Renderer: s.mailer.Renderer, Sender: s.mailer.Sender})
 	worker.AddSystem(reg, &worker.CacheInvalidateWorker{Cache: s.redis.invalidator()})
+
+	worker.AddSystem(reg, &worker.StripeEventWorker{Billing: s.billing})
+	worker.AddTenant(reg, &worker.SeatSyncWorker{Billing: s.billing})
+	worker.AddTenant(reg, &worker.DowngradeWorker{Billing: s.billing})
+	worker.AddSystem(reg, &worker.UsageReportWorker{Billing: s.billing})
+	reg.Every(time.Hour, func() coditect.Job { return billing.ReportUsageArgs{} })
 	return reg
 }
 
@@ -203,4 +249,22 @@ func derivedKey(secret []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("coditect/" + purpose))
 	return m.Sum(nil)
+}
+
+// tenantRate is an organization's API rate limit: its plan's (plans.api_rate_limit),
+// read through the query cache, so changing a plan or a plan's limit takes effect
+// without a deploy. CODITECT_RATE_LIMIT_TENANT=0 turns the limit off; while the plan
+// cannot be read, that variable's value applies.
+func (s *services) tenantRate(cfg config.Config, log *slog.Logger) func(ctx context.Context, t coditect.TenantID) int {
+	if cfg.RateLimitTenant <= 0 {
+		return func(context.Context, coditect.TenantID) int { return 0 }
+	}
+	return func(ctx context.Context, t coditect.TenantID) int {
+		e, err := s.billing.Entitlements(coditect.WithActor(ctx, coditect.SystemActor(t)))
+		if err != nil {
+			log.WarnContext(ctx, "reading the plan's rate limit", "error", err.Error())
+			return cfg.RateLimitTenant
+		}
+		return int(e.APIRateLimit)
+	}
 }

@@ -40,6 +40,58 @@ type Service struct {
 	domain  string
 	now     func() time.Time
 	usage   *KeyUsage
+	billing Billing // nil: no plan limits, no seats
+}
+
+// Billing is what account needs from the organization's plan (billing.Service): the
+// member limit, and the job that brings the subscription's seat count up to date after
+// a membership change (nil when there are no seats to sync).
+type Billing interface {
+	Quota(ctx context.Context, q coditect.Quota) (coditect.Limit, error)
+	SeatSyncJob() coditect.TenantBoundJob
+}
+
+// WithBilling returns a copy of s that enforces the plan's member limit on invitations
+// and their acceptance, and syncs seats after membership changes.
+func (s *Service) WithBilling(b Billing) *Service {
+	c := *s
+	c.billing = b
+	return &c
+}
+
+// memberLimit is the context tenant's member limit (unlimited without billing).
+func (s *Service) memberLimit(ctx context.Context) (coditect.Limit, error) {
+	if s.billing == nil {
+		return coditect.Limit{Max: -1}, nil
+	}
+	return s.billing.Quota(ctx, coditect.QuotaMembers)
+}
+
+// checkSeats enforces the member limit in tx: members, plus the pending invitations
+// when inviting (each may become a member).
+func checkSeats(ctx context.Context, tx TenantTx, limit coditect.Limit, countPending bool) error {
+	if limit.Unlimited() {
+		return nil
+	}
+	members, pending, err := tx.SeatCount(ctx)
+	if err != nil {
+		return err
+	}
+	if countPending {
+		members += pending
+	}
+	return limit.Check(members)
+}
+
+// syncSeats enqueues the seat sync after a membership change, in its transaction.
+func (s *Service) syncSeats(ctx context.Context, tx TenantTx) error {
+	if s.billing == nil {
+		return nil
+	}
+	if job := s.billing.SeatSyncJob(); job != nil {
+		return tx.Enqueue(ctx, job)
+	}
+	return nil
 }
 
 // NewService returns a Service; baseDomain names organizations' domains.
@@ -269,6 +321,9 @@ func (s *Service) RemoveMember(ctx context.Context, id coditect.AccountID) error
 		if err := tx.MembershipDelete(ctx, id); err != nil {
 			return err
 		}
+		if err := s.syncSeats(ctx, tx); err != nil {
+			return err
+		}
 		return auditRow(ctx, tx, "member.remove", "member", id.String(), map[string]string{"role": string(m.Role)})
 	})
 }
@@ -312,7 +367,14 @@ func (s *Service) Invite(ctx context.Context, email string, role coditect.Role) 
 	// The real token is minted by the email job; until then the stored hash has no
 	// known preimage, so nothing can accept the invitation.
 	inv.TokenHash = randomBytes(32)
-	err := s.store.InTenantTx(ctx, func(tx TenantTx) error {
+	limit, err := s.memberLimit(ctx)
+	if err != nil {
+		return Invitation{}, err
+	}
+	err = s.store.InTenantTx(ctx, func(tx TenantTx) error {
+		if err := checkSeats(ctx, tx, limit, true); err != nil {
+			return err
+		}
 		if err := tx.InvitationCreate(ctx, inv); err != nil {
 			return err
 		}
@@ -559,6 +621,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, who codite
 	// The audit row names the person accepting, inside the invitation's tenant.
 	sys, _ := coditect.ActorFrom(tctx)
 	tctx = coditect.WithActor(tctx, coditect.Actor{Kind: coditect.ActorAccount, AccountID: who, SessionID: a.SessionID, Tenant: sys.Tenant, Role: sys.Role})
+	limit, err := s.memberLimit(tctx)
+	if err != nil {
+		return Organization{}, Membership{}, err
+	}
 	var m Membership
 	err = s.store.InTenantTx(tctx, func(tx TenantTx) error {
 		inv, err := tx.InvitationGetForUpdate(tctx, id)
@@ -570,6 +636,10 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, who codite
 		}
 		if !strings.EqualFold(inv.Email, email) {
 			return &coditect.Error{Code: CodeInvitationEmail, Kind: coditect.CodeForbidden, Message: "this invitation was sent to another email address"}
+		}
+		// The plan may have shrunk since the invitation was sent.
+		if err := checkSeats(tctx, tx, limit, false); err != nil {
+			return err
 		}
 		if newAccount != nil {
 			if err := tx.AccountCreate(tctx, *newAccount); err != nil {
@@ -583,6 +653,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, token string, who codite
 			return err
 		}
 		m = Membership{Tenant: sys.Tenant, AccountID: who, Role: inv.Role, CreatedAt: s.now()}
+		if err := s.syncSeats(tctx, tx); err != nil {
+			return err
+		}
 		return auditRow(tctx, tx, "invitation.accept", "invitation", id.String(), map[string]string{"role": string(inv.Role)})
 	})
 	if err != nil {

@@ -72,6 +72,8 @@ type TenantTx interface {
 	// so two concurrent demotions cannot both pass the last-owner rule.
 	MembershipOwnersForUpdate(ctx context.Context) (int, error)
 	MembershipGetForUpdate(ctx context.Context, id coditect.AccountID) (Membership, error)
+	// SeatCount counts the tenant's members and its live pending invitations.
+	SeatCount(ctx context.Context) (members, pending int64, err error)
 	MembershipUpdateRole(ctx context.Context, id coditect.AccountID, role coditect.Role) error
 	MembershipDelete(ctx context.Context, id coditect.AccountID) error
 	InvitationCreate(ctx context.Context, inv Invitation) error

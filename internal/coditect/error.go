@@ -40,7 +40,8 @@ type Error struct {
 	Kind    Code
 	Message string
 	Fields  []FieldError
-	Err     error // the underlying cause, for logs; never shown to callers
+	Limit   *Limit // the plan limit a CodeLimitReached error reached; shown to callers
+	Err     error  // the underlying cause, for logs; never shown to callers
 }
 
 // Error implements error.
@@ -87,3 +88,40 @@ func ErrorKind(err error) Code {
 
 // IsNotFound reports whether err means "no such resource (in this tenant)".
 func IsNotFound(err error) bool { return ErrorKind(err) == CodeNotFound }
+
+// Billing codes: a plan limit reached is its own kind (HTTP 402); billing without a
+// payment provider configured is a kind of unavailable.
+const (
+	CodeLimitReached         Code = "billing.limit_reached"
+	CodeBillingNotConfigured Code = "billing.not_configured"
+)
+
+// Quota names a limit a plan sets.
+type Quota string
+
+// The quotas that are enforced where they bite.
+const (
+	QuotaMembers  Quota = "max_members"
+	QuotaProjects Quota = "max_projects"
+)
+
+// Limit is one quota of the tenant's plan: Max is how many it allows, negative for no
+// limit. It travels in a limit_reached problem so that clients can say which limit.
+type Limit struct {
+	Quota Quota  `json:"name"`
+	Max   int64  `json:"max"`
+	Plan  string `json:"plan"`
+}
+
+// Unlimited reports whether the limit allows any number.
+func (l Limit) Unlimited() bool { return l.Max < 0 }
+
+// Check returns a limit_reached error when one more would exceed the limit, given
+// that current already exist.
+func (l Limit) Check(current int64) error {
+	if l.Unlimited() || current < l.Max {
+		return nil
+	}
+	return &Error{Code: CodeLimitReached, Limit: &l,
+		Message: fmt.Sprintf("the %s plan allows at most %d (%s); upgrade the plan to add more", l.Plan, l.Max, l.Quota)}
+}

@@ -1,5 +1,7 @@
 package coditect
 
+import "time"
+
 // Job is the arguments of one unit of background work. Kind names the worker that
 // runs it; the arguments are stored as JSON, so they must never hold secrets.
 type Job interface {
@@ -20,4 +22,13 @@ func (j *TenantJob) BindTenant(t TenantID) { j.TenantID = t }
 type TenantBoundJob interface {
 	Job
 	BindTenant(TenantID)
+}
+
+// DebouncedJob is a job that waits Debounce before it runs, and of which at most one
+// per kind and arguments waits or runs at a time: enqueueing it again meanwhile does
+// nothing, so a burst of changes costs one run. Its worker must read the state it acts
+// on when it runs, not from its arguments.
+type DebouncedJob interface {
+	Job
+	Debounce() time.Duration
 }

@@ -43,7 +43,25 @@ type Config struct {
 	SessionTTL        time.Duration // CODITECT_SESSION_TTL: lifetime of refresh tokens and browser sessions
 	ExportDir         string        // CODITECT_EXPORT_DIR: where export archives are kept; "" = <data dir>/exports (see ExportDirIn)
 	ExportTTL         time.Duration // CODITECT_EXPORT_TTL: how long a completed export can be downloaded
+	Stripe            Stripe        // STRIPE_*: billing; off without STRIPE_SECRET_KEY
 }
+
+// Stripe configures billing. Without SecretKey billing is off: every organization is
+// on the free plan and checkout, portal, invoices and webhooks answer 503.
+type Stripe struct {
+	SecretKey      string            // STRIPE_SECRET_KEY
+	WebhookSecret  string            // STRIPE_WEBHOOK_SECRET
+	Prices         map[string]string // STRIPE_PRICE_PRO, STRIPE_PRICE_BUSINESS, STRIPE_PRICE_ENTERPRISE: plan id → price id
+	APIBase        string            // STRIPE_API_BASE: another API endpoint (stripe-mock); empty = Stripe
+	MeterEventName string            // STRIPE_METER_EVENT: meter event name API calls are reported under; empty = not reported
+	GracePeriod    time.Duration     // STRIPE_GRACE_PERIOD: how long a past-due subscription keeps its plan
+}
+
+// Enabled reports whether billing talks to Stripe.
+func (s Stripe) Enabled() bool { return s.SecretKey != "" }
+
+// StripePlans are the plans that can be bought, each priced by STRIPE_PRICE_<PLAN>.
+var StripePlans = []string{"pro", "business", "enterprise"}
 
 // Argon2 holds argon2id parameters (RFC 9106).
 type Argon2 struct {
@@ -71,7 +89,7 @@ func Vars() []Var {
 		{"CODITECT_SHUTDOWN_TIMEOUT", "25s", "grace period for in-flight requests and running jobs on SIGTERM"},
 		{"CODITECT_MAX_BODY_BYTES", "1048576", "largest accepted request body; larger gets 413"},
 		{"CODITECT_CACHE", "true", "with REDIS_URL set, serve verified credentials (1 h), memberships and organization reads (5 min) and selected GET answers (1 min) from Redis; every write in an organization drops its entries"},
-		{"CODITECT_RATE_LIMIT_TENANT", "6000", "requests per minute per organization (GCRA: a burst of this many, then an even rate); 0 turns it off"},
+		{"CODITECT_RATE_LIMIT_TENANT", "600", "0 turns the per-organization rate limit off; otherwise each organization gets its plan's rate (plans.api_rate_limit per minute: GCRA, a burst of that many, then an even rate) and this one only while the plan cannot be read"},
 		{"CODITECT_RATE_LIMIT_PRINCIPAL", "3000", "requests per minute per account, API key or OAuth client, counted per organization; 0 turns it off"},
 		{"CODITECT_RATE_LIMIT_IP", "300", "requests per minute per client IP for requests without credentials (sign-up, login, password reset…); 0 turns it off"},
 		{"CODITECT_WORKERS", "false", "`serve` also runs the background workers in-process (`dev` always does)"},
@@ -87,6 +105,14 @@ func Vars() []Var {
 		{"CODITECT_SESSION_TTL", "720h", "lifetime of refresh tokens and browser sessions"},
 		{"CODITECT_EXPORT_DIR", "{data dir}/exports (`.coditect/exports`; `--data-dir` for `dev`)", "directory that keeps data export archives until they expire (created 0700). Every API and worker process must see the same directory"},
 		{"CODITECT_EXPORT_TTL", "168h", "how long a completed data export can be downloaded before it is deleted (at least 1h)"},
+		{"STRIPE_SECRET_KEY", "(none: billing off, every organization on the free plan)", "Stripe secret (or restricted) API key, sk_test_… for a test account; turns billing on"},
+		{"STRIPE_WEBHOOK_SECRET", "(none: webhooks refused)", "signing secret of the webhook endpoint (whsec_…), from the Stripe dashboard or `stripe listen`"},
+		{"STRIPE_PRICE_PRO", "(none: not purchasable)", "Stripe price id (price_…) of the pro plan, a per-seat recurring price"},
+		{"STRIPE_PRICE_BUSINESS", "(none: not purchasable)", "Stripe price id of the business plan"},
+		{"STRIPE_PRICE_ENTERPRISE", "(none: not purchasable)", "Stripe price id of the enterprise plan"},
+		{"STRIPE_API_BASE", "https://api.stripe.com", "Stripe API base URL; set it to a stripe-mock URL in tests"},
+		{"STRIPE_METER_EVENT", "(none: usage not reported)", "event name of the Stripe billing meter that daily API calls are reported to"},
+		{"STRIPE_GRACE_PERIOD", "168h", "how long a subscription with a failed payment keeps its plan before falling to the free plan's limits"},
 	}
 }
 
@@ -152,7 +178,7 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 	c.DatabaseMaxConns = int32(intIn(get("DATABASE_MAX_CONNS", "20"), 2, 10000, "DATABASE_MAX_CONNS", bad))
 	c.MaxBodyBytes = int64(intIn(get("CODITECT_MAX_BODY_BYTES", "1048576"), 1024, 1<<30, "CODITECT_MAX_BODY_BYTES", bad))
 	c.Cache = parse(get("CODITECT_CACHE", "true"), strconv.ParseBool, "CODITECT_CACHE", "true or false", bad)
-	c.RateLimitTenant = intIn(get("CODITECT_RATE_LIMIT_TENANT", "6000"), 0, 100_000_000, "CODITECT_RATE_LIMIT_TENANT", bad)
+	c.RateLimitTenant = intIn(get("CODITECT_RATE_LIMIT_TENANT", "600"), 0, 100_000_000, "CODITECT_RATE_LIMIT_TENANT", bad)
 	c.RateLimitAccount = intIn(get("CODITECT_RATE_LIMIT_PRINCIPAL", "3000"), 0, 100_000_000, "CODITECT_RATE_LIMIT_PRINCIPAL", bad)
 	c.RateLimitIP = intIn(get("CODITECT_RATE_LIMIT_IP", "300"), 0, 100_000_000, "CODITECT_RATE_LIMIT_IP", bad)
 	c.Workers = parse(get("CODITECT_WORKERS", "false"), strconv.ParseBool, "CODITECT_WORKERS", "true or false", bad)
@@ -193,6 +219,32 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 	c.ExportTTL = parse(get("CODITECT_EXPORT_TTL", "168h"), time.ParseDuration, "CODITECT_EXPORT_TTL", "a duration like 168h", bad)
 	if c.ExportTTL < time.Hour {
 		bad("CODITECT_EXPORT_TTL", "must be at least 1h")
+	}
+	c.Stripe = Stripe{SecretKey: strings.TrimSpace(getenv("STRIPE_SECRET_KEY")), WebhookSecret: strings.TrimSpace(getenv("STRIPE_WEBHOOK_SECRET")),
+		APIBase: strings.TrimRight(get("STRIPE_API_BASE", ""), "/"), MeterEventName: get("STRIPE_METER_EVENT", ""), Prices: map[string]string{}}
+	if c.Stripe.APIBase != "" {
+		if u, err := url.Parse(c.Stripe.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("STRIPE_API_BASE", "want an absolute http(s) URL, got %q", c.Stripe.APIBase)
+		}
+	}
+	for _, plan := range StripePlans {
+		name := "STRIPE_PRICE_" + strings.ToUpper(plan)
+		if p := get(name, ""); p != "" {
+			if !strings.HasPrefix(p, "price_") {
+				bad(name, "want a Stripe price id (price_…)")
+			}
+			c.Stripe.Prices[plan] = p
+		}
+	}
+	if c.Stripe.SecretKey != "" && !strings.HasPrefix(c.Stripe.SecretKey, "sk_") && !strings.HasPrefix(c.Stripe.SecretKey, "rk_") {
+		bad("STRIPE_SECRET_KEY", "want a Stripe secret key (sk_… or rk_…)")
+	}
+	if c.Stripe.WebhookSecret != "" && !strings.HasPrefix(c.Stripe.WebhookSecret, "whsec_") {
+		bad("STRIPE_WEBHOOK_SECRET", "want a webhook signing secret (whsec_…)")
+	}
+	c.Stripe.GracePeriod = parse(get("STRIPE_GRACE_PERIOD", "168h"), time.ParseDuration, "STRIPE_GRACE_PERIOD", "a duration like 168h", bad)
+	if c.Stripe.GracePeriod < time.Hour {
+		bad("STRIPE_GRACE_PERIOD", "must be at least 1h")
 	}
 	return c, errors.Join(errs...)
 }

@@ -65,7 +65,7 @@ type response struct {
 // problemStatuses are the statuses with a standard problem+json response in
 // components.responses, named after their status text ("NotFound").
 func problemStatuses() []int {
-	return []int{400, 401, 403, 404, 409, 412, 413, 422, 429, 500, 503}
+	return []int{400, 401, 402, 403, 404, 409, 412, 413, 422, 429, 500, 503}
 }
 
 // componentSchemas are the named schemas operations refer to with ref(name): the
@@ -86,6 +86,17 @@ func componentSchemas() map[string]jsonSchema {
 				"code":       {"type": "string", "description": "A stable machine-readable code, e.g. not_found or project.name_taken.", "examples": []string{"invalid", "project.name_taken"}},
 				"request_id": {"type": "string", "description": "The request's X-Request-ID; quote it when reporting a problem."},
 				"errors":     {"type": "array", "items": ref("FieldError"), "description": "The invalid fields, for validation problems."},
+				"limit":      ref("PlanLimit"),
+			},
+		},
+		"PlanLimit": {
+			"type":        "object",
+			"description": "The plan limit a billing.limit_reached problem (402) reached.",
+			"required":    []string{"name", "max", "plan"},
+			"properties": map[string]jsonSchema{
+				"name": {"enum": []string{"max_members", "max_projects"}},
+				"max":  {"type": "integer", "description": "How many the plan allows."},
+				"plan": {"type": "string", "description": "The organization's current plan."},
 			},
 		},
 		"FieldError": {
@@ -118,7 +129,7 @@ func componentSchemas() map[string]jsonSchema {
 			},
 		},
 	}
-	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas(), exportSchemas(), usageSchemas()} {
+	for _, more := range []map[string]jsonSchema{accessSchemas(), workSchemas(), exportSchemas(), usageSchemas(), billingSchemas()} {
 		for name, sch := range more {
 			if _, dup := out[name]; dup {
 				panic("httpapi: schema " + name + " is defined twice")

@@ -38,8 +38,10 @@ func statusFor(kind coditect.Code) int {
 		return http.StatusTooManyRequests
 	case coditect.CodePrecondition:
 		return http.StatusPreconditionFailed
-	case coditect.CodeUnavailable:
+	case coditect.CodeUnavailable, coditect.CodeBillingNotConfigured:
 		return http.StatusServiceUnavailable
+	case coditect.CodeLimitReached:
+		return http.StatusPaymentRequired
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case coditect.CodeInternal, coditect.CodeNoTenant:
@@ -57,6 +59,7 @@ type problem struct {
 	Code      string                `json:"code"`
 	RequestID string                `json:"request_id"`
 	Errors    []coditect.FieldError `json:"errors,omitempty"`
+	Limit     *coditect.Limit       `json:"limit,omitempty"` // billing.limit_reached: the plan limit reached
 }
 
 // writeProblem answers err as application/problem+json. The status comes from err's
@@ -69,13 +72,14 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	code := coditect.ErrorCode(err)
 	detail := ""
 	var fields []coditect.FieldError
+	var limit *coditect.Limit
 	var e *coditect.Error
 	switch {
 	case status == http.StatusInternalServerError:
 		code = coditect.CodeInternal // a specific code here would hint at internals too
 		detail = "An internal error occurred. Quote the request id when reporting it."
 	case errors.As(err, &e):
-		detail, fields = e.Message, e.Fields
+		detail, fields, limit = e.Message, e.Fields, e.Limit
 	}
 	if detail == "" {
 		detail = http.StatusText(status)
@@ -94,6 +98,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		Code:      string(code),
 		RequestID: st.id,
 		Errors:    fields,
+		Limit:     limit,
 	})
 	if mErr != nil { // strings and ints only: cannot happen
 		panic(mErr)

@@ -53,6 +53,7 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 	addWorkRoutes(rt, deps, a)
 	addExportRoutes(rt, deps, a)
 	addUsageRoutes(rt, deps, a)
+	addBillingRoutes(rt, deps, a)
 	if deps.OAuth != nil {
 		addOAuthRoutes(rt, deps.OAuth)
 	}

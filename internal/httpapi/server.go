@@ -105,6 +105,9 @@ type Deps struct {
 	// routes.go (inOrgCached) for a minute, per tenant and role; any write in the
 	// tenant drops them. Nil caches nothing.
 	ResponseCache ResponseCache
+	// Billing serves /v1/orgs/{org}/billing/… (but usage) and the Stripe webhook; nil
+	// answers 503.
+	Billing BillingService
 	// Idempotency keeps the Idempotency-Key claims and the responses to replay
 	// (postgres.IdempotencyKeys). The responses are stored encrypted under a key
 	// derived from CursorKey, so every replica must share that too. While it is nil, a

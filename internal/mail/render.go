@@ -22,6 +22,7 @@ const (
 	KindPasswordReset = "password_reset" // data: PasswordResetData; carries a token
 	KindInvitation    = "invitation"     // data: InvitationData; carries a token
 	KindWeeklyReport  = "weekly_report"  // data: WeeklyReportData
+	KindBillingNotice = "billing_notice" // data: BillingNoticeData
 )
 
 // WelcomeData fills the welcome email. It holds no secret, so it may travel in
@@ -71,6 +72,16 @@ type WeeklyReportData struct {
 	URL              string `json:"url"`
 }
 
+// BillingNoticeData fills an email to an organization's owners about its billing:
+// Reason "payment_failed" (Date: when the plan falls back to free unless paid) or
+// "trial_will_end" (Date: the trial's last day).
+type BillingNoticeData struct {
+	OrganizationName string `json:"organization_name"`
+	Reason           string `json:"reason"`
+	Date             string `json:"date"` // "2026-04-20"
+	URL              string `json:"url"`  // where to manage billing
+}
+
 // kindSpec describes one kind: whether its email carries a secret (and so must be
 // composed at send time, never from SendArgs) and the type its JSON data decodes to.
 type kindSpec struct {
@@ -86,6 +97,7 @@ func kindSpecs() []kindSpec {
 		{KindPasswordReset, true, func() any { return new(PasswordResetData) }},
 		{KindInvitation, true, func() any { return new(InvitationData) }},
 		{KindWeeklyReport, false, func() any { return new(WeeklyReportData) }},
+		{KindBillingNotice, false, func() any { return new(BillingNoticeData) }},
 	}
 }
 

@@ -23,6 +23,8 @@ var samples = map[string]any{
 		ExpiresIn: 30 * time.Minute},
 	mail.KindInvitation: mail.InvitationData{InviterName: evil, OrganizationName: "Acme & Co", Role: "admin",
 		AcceptURL: "https://coditect.test/invitations/accept?token=tok_3", ExpiresIn: 7 * 24 * time.Hour},
+	mail.KindBillingNotice: mail.BillingNoticeData{OrganizationName: evil, Reason: "payment_failed", Date: "2026-05-01",
+		URL: "https://coditect.test/orgs/acme/billing?x=1&y=2"},
 }
 
 func newRenderer(t *testing.T) *mail.Renderer {
@@ -43,6 +45,7 @@ func TestRenderEveryKind(t *testing.T) {
 		mail.KindVerifyEmail:   "Verify your email address",
 		mail.KindPasswordReset: "Reset your CODITECT password",
 		mail.KindInvitation:    evil + " invited you to join Acme & Co on CODITECT",
+		mail.KindBillingNotice: evil + ": a payment failed",
 	}
 	wantExpiry := map[string]string{
 		mail.KindVerifyEmail:   "expires in 24 hours",
@@ -82,6 +85,8 @@ func TestRenderEveryKind(t *testing.T) {
 			link = d.ResetURL
 		case mail.InvitationData:
 			link = d.AcceptURL
+		case mail.BillingNoticeData:
+			link = d.URL
 		}
 		require.Contains(t, m.Text, link, kind)
 		require.Contains(t, m.HTML, `href="`+strings.ReplaceAll(link, "&", "&amp;")+`"`, kind)

@@ -146,6 +146,8 @@ var eraseSteps = []eraseStep{
 	{table: "exports", run: eraseExports},
 	{table: "usage_hourly", run: eraseUsageHourly},
 	{table: "usage_daily", run: eraseUsageDaily},
+	{table: "subscriptions", run: eraseSubscriptions},
+	{table: "billing_customers", lookups: []string{"stripe_customers"}, run: eraseBillingCustomers},
 	{table: "invitations", lookups: []string{"invitation_tokens"}, run: func(ctx context.Context, r eraseRun) (map[string]int64, error) {
 		hashes, err := r.q.EraseInvitations(ctx, dbsqlc.EraseInvitationsParams{TenantID: r.tenant, Batch: r.limit})
 		if err != nil || len(hashes) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/audit"
+	"github.com/coditect/coditect/internal/billing"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/postgres/postgrestest"
@@ -38,7 +39,8 @@ type eraseFixture struct {
 // populate gives the tenant of ctx a row in every table that can hold its data: a
 // second member, work (with an assigned task), an invitation, an API key, an OAuth
 // client with a stored request, an idempotency key, audit rows, a queued job, an
-// export and metered usage (an hour and a rolled-up day).
+// export, metered usage (an hour and a rolled-up day) and a Stripe customer with a
+// subscription.
 func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.AccountID, tag string) eraseFixture {
 	t.Helper()
 	f := eraseFixture{tenant: coditect.TenantID(uuidOf(t, tenantOf(t, bn, ctx))), member: coditect.NewID[coditect.AccountID]()}
@@ -108,6 +110,14 @@ func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.Accou
 	require.NoError(t, bn.store.UsageRecord(ctx, hour.Add(time.Hour), 4))
 	_, err = bn.store.UsageRollup(ctx, hour.Add(time.Hour))
 	require.NoError(t, err)
+	// Billing: a Stripe customer (with its global lookup) and a subscription.
+	require.NoError(t, postgres.BillingStore{Store: bn.store}.InBillingTx(ctx, func(tx billing.Tx) error {
+		if _, err := tx.CustomerSave(ctx, "cus_"+tag); err != nil {
+			return err
+		}
+		return tx.SubscriptionPut(ctx, billing.Subscription{StripeSubscriptionID: "sub_" + tag, Plan: "pro", Status: "active",
+			Quantity: 2, StateAt: hour, StateRank: 1})
+	}))
 	return f
 }
 

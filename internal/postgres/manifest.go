@@ -73,6 +73,15 @@ func Manifest() []Table {
 		{"usage_daily", DistributedByTenant, "tenant_id"},
 		{"usage_pending", DistributedByKey, "organization_id"},
 
+		// Billing (migration 0011): plans are reference data; each tenant's customer and
+		// subscription; the customer → tenant lookup and the webhook event log are keyed
+		// by their own values (not tenant data).
+		{"plans", Reference, "id"},
+		{"billing_customers", DistributedByTenant, "tenant_id"},
+		{"subscriptions", DistributedByTenant, "tenant_id"},
+		{"stripe_customers", DistributedByKey, "stripe_customer_id"},
+		{"stripe_events", DistributedByKey, "event_id"},
+
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
 		{"river_job", CoordinatorLocal, ""},

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -55,10 +56,22 @@ func (tx *Tx) Enqueue(ctx context.Context, job coditect.TenantBoundJob) error {
 	if err != nil {
 		return dbError(err, "job")
 	}
-	if _, err := tx.jobs.InsertTx(ctx, ptx, job, nil); err != nil {
+	if _, err := tx.jobs.InsertTx(ctx, ptx, job, debounceOpts(job)); err != nil {
 		return dbError(err, "job")
 	}
 	return nil
+}
+
+// debounceOpts schedules a coditect.DebouncedJob after its delay, unique by kind and
+// arguments among the jobs that have not finished (River's default unique states), so
+// a second enqueue while one waits or runs is a no-op. Other jobs: nil (their own
+// InsertOpts).
+func debounceOpts(job coditect.Job) *river.InsertOpts {
+	d, ok := job.(coditect.DebouncedJob)
+	if !ok {
+		return nil
+	}
+	return &river.InsertOpts{ScheduledAt: time.Now().Add(d.Debounce()), UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // uid converts any typed id into the uuid the generated code takes.

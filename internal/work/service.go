@@ -21,11 +21,32 @@ const DeleteCascades = true
 type Service struct {
 	store  TxStore
 	reader Reader
+	quotas Quotas // nil: no plan limits
+}
+
+// Quotas tells the limits of the context tenant's plan (billing.Service).
+type Quotas interface {
+	Quota(ctx context.Context, q coditect.Quota) (coditect.Limit, error)
 }
 
 // NewService returns a Service that changes data through store and reads through reader.
 func NewService(store TxStore, reader Reader) *Service {
 	return &Service{store: store, reader: reader}
+}
+
+// WithQuotas returns a copy of s that enforces the plan's project limit.
+func (s *Service) WithQuotas(q Quotas) *Service {
+	c := *s
+	c.quotas = q
+	return &c
+}
+
+// projectLimit is the tenant's project limit (unlimited without quotas).
+func (s *Service) projectLimit(ctx context.Context) (coditect.Limit, error) {
+	if s.quotas == nil {
+		return coditect.Limit{Max: -1}, nil
+	}
+	return s.quotas.Quota(ctx, coditect.QuotaProjects)
 }
 
 func authorize(ctx context.Context, act coditect.Action) error {
@@ -194,8 +215,23 @@ func (s *Service) CreateProject(ctx context.Context, p CreateProjectParams) (Pro
 	if err != nil {
 		return Project{}, err
 	}
+	limit, err := s.projectLimit(ctx)
+	if err != nil {
+		return Project{}, err
+	}
 	var out Project
 	err = s.store.InTenantTx(ctx, func(tx Tx) error {
+		// The plan's limit, counted in the creating transaction: concurrent creates can
+		// overshoot it by at most their number, and a downgrade deletes nothing.
+		if !limit.Unlimited() {
+			n, err := tx.ProjectCount(ctx)
+			if err != nil {
+				return err
+			}
+			if err := limit.Check(n); err != nil {
+				return err
+			}
+		}
 		pr, err := tx.ProjectCreate(ctx, Project{ID: coditect.NewID[coditect.ProjectID](), WorkspaceID: p.WorkspaceID, Name: p.Name, Description: p.Description})
 		if err != nil {
 			if coditect.IsNotFound(err) { // the workspace is not in this tenant

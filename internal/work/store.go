@@ -39,6 +39,8 @@ type Tx interface {
 
 	// ProjectGetForUpdate reads a project and locks it until the transaction ends.
 	ProjectGetForUpdate(ctx context.Context, id coditect.ProjectID) (Project, error)
+	// ProjectCount counts the tenant's projects (for the plan's limit).
+	ProjectCount(ctx context.Context) (int64, error)
 	// ProjectCountInWorkspace counts (and locks) the projects of a workspace.
 	ProjectCountInWorkspace(ctx context.Context, id coditect.WorkspaceID) (int, error)
 	ProjectCreate(ctx context.Context, p Project) (Project, error)

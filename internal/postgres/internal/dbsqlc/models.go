@@ -141,6 +141,17 @@ type Organization struct {
 	DeletedAt *time.Time
 }
 
+type Plan struct {
+	ID                 string
+	Name               string
+	Position           int32
+	MaxMembers         *int32
+	MaxProjects        *int32
+	ApiRateLimit       int32
+	ExportAllowed      bool
+	AuditRetentionDays int32
+}
+
 type Project struct {
 	TenantID    uuid.UUID
 	ID          uuid.UUID
@@ -157,6 +168,11 @@ type SigningKey struct {
 	SealedKey []byte
 	CreatedAt time.Time
 	RetiredAt *time.Time
+}
+
+type StripeCustomer struct {
+	StripeCustomerID string
+	TenantID         uuid.UUID
 }
 
 type Task struct {

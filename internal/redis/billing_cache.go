@@ -1,0 +1,111 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/coditect/coditect/internal/billing"
+	"github.com/coditect/coditect/internal/coditect"
+)
+
+var _ billing.Cache = BillingCache{}
+
+// billingInvoicesTTL keeps a tenant's invoice list for about a minute: Stripe is not
+// asked on every page view, and a paid invoice shows up soon.
+const billingInvoicesTTL = 60 * time.Second
+
+// BillingCache is billing.Cache in Redis: a tenant's invoice list as JSON under
+// TenantKey(tenant, "billing", "invoices", "v1"). Any Redis error is a miss (the
+// caller asks Stripe), never a failure.
+type BillingCache struct {
+	Client Client
+	TTL    time.Duration // billingInvoicesTTL when zero
+}
+
+func invoicesKey(t coditect.TenantID) string { return TenantKey(t, "billing", "invoices", "v1") }
+
+// Invoices implements billing.Cache.
+func (c BillingCache) Invoices(ctx context.Context, tenant coditect.TenantID) ([]billing.Invoice, bool) {
+	raw, err := c.Client.Get(ctx, invoicesKey(tenant)).Bytes()
+	if err != nil {
+		return nil, false
+	}
+	var out []billing.Invoice
+	if json.Unmarshal(raw, &out) != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// SetInvoices implements billing.Cache.
+func (c BillingCache) SetInvoices(ctx context.Context, tenant coditect.TenantID, inv []billing.Invoice) {
+	raw, err := json.Marshal(inv)
+	if err != nil {
+		return
+	}
+	ttl := c.TTL
+	if ttl <= 0 {
+		ttl = billingInvoicesTTL
+	}
+	_ = c.Client.Set(ctx, invoicesKey(tenant), raw, ttl).Err()
+}
+
+// BillingStore is billing.Store with the reads behind every entitlement check cached:
+// the tenant's subscription (or that it has none) in its query cache, dropped by any
+// write in the tenant like every query-cache entry, and the plan table (reference
+// data, changed only by migrations) for QueryTTL. Entitlements — and so the
+// per-tenant rate limit and the plan limits — cost no database round trip while
+// cached.
+type BillingStore struct {
+	billing.Store
+	cache *Cache
+}
+
+// NewBillingStore wraps next with the query cache.
+func NewBillingStore(next billing.Store, cache *Cache) *BillingStore {
+	return &BillingStore{Store: next, cache: cache}
+}
+
+// cachedSubscription records a subscription, or that there is none.
+type cachedSubscription struct {
+	Found bool
+	Sub   billing.Subscription
+}
+
+// Subscription implements billing.Store.
+func (s *BillingStore) Subscription(ctx context.Context) (billing.Subscription, error) {
+	t, err := coditect.TenantFrom(ctx)
+	if err != nil {
+		return billing.Subscription{}, err
+	}
+	var c cachedSubscription
+	st, hit := s.cache.Get(ctx, t, CacheQuery, "subscription", QueryTTL, &c)
+	if hit {
+		if !c.Found {
+			return billing.Subscription{}, coditect.Errorf(coditect.CodeNotFound, "no subscription")
+		}
+		return c.Sub, nil
+	}
+	sub, err := s.Store.Subscription(ctx)
+	switch {
+	case err == nil:
+		s.cache.Fill(ctx, st, QueryTTL, cachedSubscription{Found: true, Sub: sub})
+	case coditect.IsNotFound(err):
+		s.cache.Fill(ctx, st, QueryTTL, cachedSubscription{})
+	}
+	return sub, err
+}
+
+// Plans implements billing.Store.
+func (s *BillingStore) Plans(ctx context.Context) ([]billing.Plan, error) {
+	var plans []billing.Plan
+	if s.cache.getGlobal(ctx, CacheQuery, Key("plans"), QueryTTL, &plans) && len(plans) > 0 {
+		return plans, nil
+	}
+	plans, err := s.Store.Plans(ctx)
+	if err == nil {
+		s.cache.fillGlobal(ctx, Key("plans"), QueryTTL, plans)
+	}
+	return plans, err
+}
