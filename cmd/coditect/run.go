@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/httpapi"
@@ -23,6 +25,7 @@ import (
 	jobadmin "github.com/coditect/coditect/internal/jobs"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/telemetry"
 	apiusage "github.com/coditect/coditect/internal/usage"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -78,8 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// newLogger is the process's JSON logger: every line inside a request or job carries
+// its trace, request, tenant and account ids, and secret-named fields are redacted.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 func flags(name string, stderr io.Writer) *flag.FlagSet {
@@ -162,23 +167,33 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	pool, store, err := openStore(ctx, cfg)
+	tel, err := telemetry.New(ctx, cfg.Telemetry, version)
+	if err != nil {
+		return err
+	}
+	defer logShutdown(ctx, tel, log)
+	pool, store, err := openStore(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	svc, err := newServices(ctx, cfg, store, nil, ".coditect", log)
+	svc, err := newServices(ctx, cfg, store, nil, ".coditect", log, tel)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
 	reg := newRegistry(pool)
-	w, err := newWorker(pool, store, svc, cfg, reg, log)
+	w, err := newWorker(pool, store, svc, cfg, reg, log, tel)
 	if err != nil {
 		return err
 	}
-	// A worker serves only its probes and metrics, on CODITECT_ADDR.
-	ln, err := net.Listen("tcp", cfg.Addr)
+	// A worker serves only its probes and metrics, on CODITECT_ADDR (or on
+	// CODITECT_METRICS_ADDR when that is set).
+	addr := cfg.Addr
+	if cfg.MetricsAddr != "" {
+		addr = cfg.MetricsAddr
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("CODITECT_ADDR: %w", err)
 	}
@@ -222,17 +237,24 @@ func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
 }
 
 // newWorker builds the job runner with its metrics and fair enqueueing.
-func newWorker(pool *pgxpool.Pool, store *postgres.Store, svc *services, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*worker.Worker, error) {
+func newWorker(pool *pgxpool.Pool, store *postgres.Store, svc *services, cfg config.Config, reg prometheus.Registerer, log *slog.Logger, tel *telemetry.Telemetry) (*worker.Worker, error) {
 	metrics, err := worker.NewMetrics(reg, store)
 	if err != nil {
 		return nil, err
 	}
+	tracing := worker.NewTracing(tel)
 	return worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency, Metrics: metrics,
-		Fair: worker.NewFairEnqueue(store, log)}, log)
+		Fair: worker.NewFairEnqueue(store, log), Middleware: []rivertype.Middleware{tracing}}, log)
 }
 
-func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres.Store, error) {
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+// openStore opens the pool (traced when tracing is on) and the store, whose job
+// inserts are fair and carry the trace context.
+func openStore(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) (*pgxpool.Pool, *postgres.Store, error) {
+	var tracer pgx.QueryTracer
+	if tel.Enabled() {
+		tracer = tel.PgxTracer()
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, tracer)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -240,13 +262,21 @@ func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres
 	if err == nil {
 		// Jobs enqueued by requests get a priority from their tenant's backlog, so one
 		// tenant's flood cannot starve the others.
-		store, err = store.WithJobMiddleware(worker.NewFairEnqueue(store, nil))
+		store, err = store.WithJobMiddleware(worker.NewFairEnqueue(store, nil), worker.NewTracing(tel))
 	}
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
 	return pool, store, nil
+}
+
+// logShutdown flushes the spans still buffered, logging (not failing on) an exporter
+// that cannot take them.
+func logShutdown(ctx context.Context, tel *telemetry.Telemetry, log *slog.Logger) {
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("flush traces", "error", err.Error())
+	}
 }
 
 // displayURL is a URL people can open for a listener: a wildcard address becomes
@@ -267,7 +297,12 @@ func displayURL(a net.Addr) string {
 // within cfg.ShutdownTimeout. listening, if set, is told the server's URL once it
 // accepts connections.
 func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Logger, stdout io.Writer, listening func(url string)) error {
-	pool, store, err := openStore(ctx, cfg)
+	tel, err := telemetry.New(ctx, cfg.Telemetry, version)
+	if err != nil {
+		return err
+	}
+	defer logShutdown(ctx, tel, log) // after the pool closes: flushes the last spans
+	pool, store, err := openStore(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
@@ -278,8 +313,13 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 			return err
 		}
 		defer rdb.Close()
+		if tel.Enabled() {
+			if err := redis.Instrument(rdb, tel.Tracer); err != nil {
+				return fmt.Errorf("REDIS_URL: tracing: %w", err)
+			}
+		}
 	}
-	svc, err := newServices(ctx, cfg, store, rdb, dataDir, log)
+	svc, err := newServices(ctx, cfg, store, rdb, dataDir, log, tel)
 	if err != nil {
 		return err
 	}
@@ -307,6 +347,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	}
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
+		Tracer: tel.Tracer, Propagator: tel.Propagator, MetricsElsewhere: cfg.MetricsAddr != "",
 		Identity: svc.identity, Accounts: svc.accounts,
 		Usage: apiusage.NewService(store), Meter: meter,
 		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
@@ -340,12 +381,23 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("CODITECT_METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		fmt.Fprintf(stdout, "coditect: metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workDone := make(chan error, 1)
 	if cfg.Workers {
-		w, err := newWorker(pool, store, svc, cfg, reg, log)
+		w, err := newWorker(pool, store, svc, cfg, reg, log, tel)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/storage"
+	"github.com/coditect/coditect/internal/telemetry"
 	"github.com/coditect/coditect/internal/work"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -42,7 +43,7 @@ type services struct {
 // newServices builds every feature service. dataDir receives mail files when no SMTP
 // server is configured, and export archives unless CODITECT_EXPORT_DIR says otherwise.
 // The caller closes the services (close) when done.
-func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rdb redis.Client, dataDir string, log *slog.Logger) (*services, error) {
+func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rdb redis.Client, dataDir string, log *slog.Logger, tel *telemetry.Telemetry) (*services, error) {
 	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
 	if err != nil {
 		return nil, err
@@ -66,6 +67,9 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 			return nil, err
 		}
 		log.Info("SMTP_URL is not set: emails are written to files", "dir", dir)
+	}
+	if tel.Enabled() {
+		sender = mail.Traced(sender, tel.Tracer.Tracer(telemetry.ScopeName))
 	}
 	mailer := mail.Templated{Renderer: renderer, Sender: sender}
 	var throttle identity.Throttle = identity.NewMemoryThrottle(nil)

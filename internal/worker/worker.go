@@ -55,8 +55,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 // Config tunes the worker process. Zero values take the defaults.
@@ -292,6 +294,9 @@ func (m *tenantMiddleware) Work(ctx context.Context, job *rivertype.JobRow, next
 	switch {
 	case args.TenantID != nil && !args.TenantID.IsZero():
 		ctx = coditect.WithActor(ctx, coditect.SystemActor(*args.TenantID))
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(telemetry.AttrTenantID.String(args.TenantID.String()))
+		}
 	case m.system[job.Kind]:
 		ctx = coditect.WithActor(ctx, coditect.Actor{Kind: coditect.ActorSystem})
 	default:
