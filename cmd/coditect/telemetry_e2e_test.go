@@ -22,8 +22,8 @@ import (
 // otlpSpan is one span an OTLP receiver got, flattened for assertions.
 type otlpSpan struct {
 	traceID, spanID, parentID, name string
-	kind                           tracepb.Span_SpanKind
-	attrs                          map[string]string
+	kind                            tracepb.Span_SpanKind
+	attrs                           map[string]string
 }
 
 // otlpReceiver is an in-process OTLP/HTTP traces endpoint (POST /v1/traces,
