@@ -183,6 +183,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer svc.close()
 	reg := newRegistry(pool)
+	gauges, err := apiusage.NewPlatformGauges(reg, store)
+	if err != nil {
+		return err
+	}
+	go gauges.Run(ctx, time.Minute, func(err error) { log.Warn("refresh business gauges", "error", err.Error()) })
 	w, err := newWorker(pool, store, svc, cfg, reg, log, tel)
 	if err != nil {
 		return err
@@ -324,8 +329,13 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		return err
 	}
 	defer svc.close()
+	reg := newRegistry(pool)
+	gauges, err := apiusage.NewPlatformGauges(reg, store)
+	if err != nil {
+		return err
+	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := make(chan struct{}, 2)
+	bgDone := make(chan struct{}, 4)
 	go func() { svc.refreshKeys(bgCtx, log); bgDone <- struct{}{} }()
 	go func() {
 		svc.accounts.RunKeyUsage(bgCtx, time.Minute, func(err error) { log.Warn("record API key use", "error", err.Error()) })
@@ -336,10 +346,12 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		meter.Run(bgCtx, store, 30*time.Second, func(err error) { log.Warn("flush API usage", "error", err.Error()) })
 		bgDone <- struct{}{}
 	}()
+	go func() {
+		gauges.Run(bgCtx, time.Minute, func(err error) { log.Warn("refresh business gauges", "error", err.Error()) })
+		bgDone <- struct{}{}
+	}()
 	// The last key-usage and API-usage flushes happen before the pool closes.
-	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone }()
-
-	reg := newRegistry(pool)
+	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone; <-bgDone }()
 
 	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
 	if rdb != nil {

@@ -73,6 +73,11 @@ func Manifest() []Table {
 		{"usage_daily", DistributedByTenant, "tenant_id"},
 		{"usage_pending", DistributedByKey, "organization_id"},
 
+		// Platform-wide business numbers (migration 0020): hourly sums over all tenants
+		// (no tenant's data) and each organization's last API call, keyed by its own id.
+		{"platform_stats_hourly", DistributedByKey, "hour"},
+		{"tenant_activity", DistributedByKey, "organization_id"},
+
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},
 		{"river_job", CoordinatorLocal, ""},

@@ -117,6 +117,7 @@ type Registry struct {
 	workers  *river.Workers
 	periodic []*river.PeriodicJob
 	system   map[string]bool // kinds that run with no tenant
+	kinds    []string        // every registered kind, for the metrics' initial series
 }
 
 // NewRegistry returns an empty registry.
@@ -130,6 +131,8 @@ func AddTenant[T coditect.Job, PT interface {
 	*T
 	coditect.TenantBoundJob
 }](r *Registry, w river.Worker[T]) {
+	var args T
+	r.kinds = append(r.kinds, args.Kind())
 	river.AddWorker(r.workers, w)
 }
 
@@ -138,6 +141,7 @@ func AddTenant[T coditect.Job, PT interface {
 func AddSystem[T coditect.Job](r *Registry, w river.Worker[T]) {
 	var args T
 	r.system[args.Kind()] = true
+	r.kinds = append(r.kinds, args.Kind())
 	river.AddWorker(r.workers, w)
 }
 
@@ -209,6 +213,7 @@ func New(pool *pgxpool.Pool, reg *Registry, cfg Config, log *slog.Logger) (*Work
 	}
 	if cfg.Metrics != nil {
 		mw = append(mw, &metricsMiddleware{m: cfg.Metrics, stopping: &w.stopping})
+		cfg.Metrics.initKinds(reg.kinds)
 	}
 	mw = append(mw, cfg.Middleware...)
 	mw = append(mw, &tenantMiddleware{system: reg.system})
