@@ -116,26 +116,35 @@ func redact(a slog.Attr) slog.Attr {
 	return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
 }
 
-// secretWords are the key fragments whose values are never logged. Stripe's card data
-// fields (number, cvc, exp_month…) are covered by "card", "cvc" and "cvv", and by
-// "number" and "exp_" under a card-ish key.
-var secretWords = []string{
-	"password", "passwd", "passphrase", "secret", "token", "authorization", "cookie",
-	"api_key", "apikey", "credential", "private_key", "otp", "totp", "recovery_code",
-	"card", "cvc", "cvv", "iban", "account_number", "signature", "session_key",
+// secretWords are the words of an attribute key (split at _ - . and case changes are
+// not considered) whose values are never logged. Stripe's card data (number, cvc,
+// exp_month…) sits under "card" or "payment_method_details.card", which redacts the
+// whole group.
+var secretWords = map[string]bool{
+	"password": true, "passwd": true, "passphrase": true, "secret": true, "token": true,
+	"authorization": true, "cookie": true, "credential": true, "credentials": true,
+	"otp": true, "totp": true, "otpauth": true, "card": true, "cvc": true, "cvv": true,
+	"iban": true, "signature": true, "apikey": true, "pan": true,
+}
+
+// secretPairs are two-word keys that name secrets only together.
+var secretPairs = map[string]bool{
+	"api_key": true, "private_key": true, "recovery_code": true, "recovery_codes": true,
+	"account_number": true, "session_key": true, "card_number": true, "set_cookie": true,
 }
 
 // Secret says whether an attribute key names a secret. Identifiers of secrets
-// (api_key_id, token_id, session_id) are not secrets and stay readable.
+// (api_key_id, token_id, session_id) and their public parts (api_key_prefix) are not
+// secrets and stay readable.
 func Secret(key string) bool {
 	k := strings.ToLower(key)
 	if k == "id" || strings.HasSuffix(k, "_id") || strings.HasSuffix(k, "_ids") || strings.HasSuffix(k, "_prefix") ||
 		strings.HasSuffix(k, "_count") || strings.HasSuffix(k, "_at") || strings.HasSuffix(k, "_ttl") {
 		return false
 	}
-	k = strings.ReplaceAll(k, "-", "_")
-	for _, w := range secretWords {
-		if strings.Contains(k, w) {
+	words := strings.FieldsFunc(k, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' })
+	for i, w := range words {
+		if secretWords[w] || (i > 0 && secretPairs[words[i-1]+"_"+w]) {
 			return true
 		}
 	}
@@ -143,8 +152,13 @@ func Secret(key string) bool {
 }
 
 // looksLikeCredential catches credentials logged under an innocent key: a bearer or
-// basic Authorization value, or one of CODITECT's own API key secrets.
+// basic Authorization value, or one of CODITECT's own API keys (cdk_<prefix>_<secret>;
+// the prefix alone, cdk_<prefix>, is public).
 func looksLikeCredential(s string) bool {
 	low := strings.ToLower(s)
-	return strings.HasPrefix(low, "bearer ") || strings.HasPrefix(low, "basic ") || strings.HasPrefix(s, "cdk_")
+	if strings.HasPrefix(low, "bearer ") || strings.HasPrefix(low, "basic ") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(s, "cdk_")
+	return ok && strings.Contains(rest, "_")
 }
