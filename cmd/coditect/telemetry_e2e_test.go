@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,4 +240,24 @@ func TestTracesEndToEnd(t *testing.T) {
 		}
 	}
 	require.True(t, signupLine, "the sign-up's access log line")
+}
+
+var metricsListeningRE = regexp.MustCompile(`metrics on (http://[0-9.:]+)/metrics`)
+
+// TestMetricsAddr: with CODITECT_METRICS_ADDR, /metrics moves to its own listener and
+// the API port answers 404 for it.
+func TestMetricsAddr(t *testing.T) {
+	t.Parallel()
+	env := dbEnv(t)
+	env["CODITECT_METRICS_ADDR"] = "127.0.0.1:0"
+	p := start(t, env, "serve")
+	m := metricsListeningRE.FindStringSubmatch(p.stdout.String())
+	require.NotNil(t, m, p.stdout.String())
+	status, body, _ := get(t, m[1]+"/metrics")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "coditect_db_pool_max_conns")
+	status, _, _ = get(t, p.url+"/metrics")
+	require.Equal(t, http.StatusNotFound, status)
+	status, _, _ = get(t, p.url+"/healthz")
+	require.Equal(t, http.StatusOK, status)
 }
