@@ -53,3 +53,25 @@ func TestServerSpans(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServerTracing measures the per-request cost of the tracing middleware: off
+// (no-op provider: the default when no OTLP endpoint is set) and on (SDK, every request
+// sampled, spans batched to an exporter that drops them).
+func BenchmarkServerTracing(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{
+		{"off", nil},
+		{"on", sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := NewServer(Deps{Tracer: bc.tp})
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/nope", nil))
+			}
+		})
+	}
+}
