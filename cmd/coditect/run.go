@@ -319,7 +319,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		}
 		defer rdb.Close()
 		if tel.Enabled() {
-			if err := redis.Instrument(rdb, tel.Tracer); err != nil {
+			if err := redis.Instrument(rdb, tel.ChildOnly()); err != nil {
 				return fmt.Errorf("REDIS_URL: tracing: %w", err)
 			}
 		}

@@ -138,6 +138,10 @@ func TestTracesEndToEnd(t *testing.T) {
 
 	c := api{t: t, base: p.url}
 	require.Equal(t, http.StatusOK, c.call("GET", "/v1/orgs/traced-org/workspaces", signup.AccessToken, nil, nil))
+	// Login is throttled through Redis: its commands are spans of the login's trace.
+	require.Equal(t, http.StatusOK, c.call("POST", "/v1/auth/login", "", map[string]any{"email": "tess@example.com", "password": password}, nil))
+	status, _, _ := get(t, p.url+"/readyz") // pings Redis outside any trace: no span
+	require.Equal(t, http.StatusOK, status)
 
 	p.stop() // shutdown flushes the buffered spans
 	require.NoError(t, <-p.done)
@@ -213,6 +217,22 @@ func TestTracesEndToEnd(t *testing.T) {
 	}
 	require.Equal(t, signup.Organization.ID, orgSpan.attrs["tenant_id"])
 	require.Equal(t, signup.Account.ID, orgSpan.attrs["account_id"])
+
+	var login otlpSpan
+	for _, s := range spans {
+		if s.name == "POST /v1/auth/login" {
+			login = s
+		}
+	}
+	var redisSpans int
+	for _, s := range spans {
+		if s.attrs["db.system"] == "redis" || s.attrs["db.system.name"] == "redis" {
+			require.Equal(t, login.traceID, s.traceID, "Redis span %q belongs to the login's trace (no orphan traces)", s.name)
+			require.True(t, descends(s, login.spanID))
+			redisSpans++
+		}
+	}
+	require.Positive(t, redisSpans, "Redis commands are spans")
 
 	// Nothing secret went into a span.
 	rcv.mu.Lock()

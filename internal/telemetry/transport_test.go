@@ -66,3 +66,23 @@ func TestOffWithoutEndpoint(t *testing.T) {
 	require.False(t, tel.Enabled(), "OTEL_SDK_DISABLED wins")
 	require.NoError(t, tel.Shutdown(context.Background()))
 }
+
+func TestChildOnly(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.NewWithExporter(config.Telemetry{Sampler: "always_on"}, "v0", exp)
+	require.NoError(t, err)
+	lib := tel.ChildOnly().Tracer("lib")
+	_, orphan := lib.Start(context.Background(), "orphan")
+	orphan.End()
+	ctx, parent := tel.Tracer.Tracer("test").Start(context.Background(), "parent")
+	_, child := lib.Start(ctx, "child")
+	child.End()
+	parent.End()
+	require.NoError(t, tel.Tracer.(*sdktrace.TracerProvider).ForceFlush(context.Background()))
+	var names []string
+	for _, s := range exp.GetSpans() {
+		names = append(names, s.Name)
+	}
+	require.Equal(t, []string{"child", "parent"}, names)
+}
