@@ -19,6 +19,7 @@ import (
 	"github.com/coditect/coditect/internal/identity"
 	"github.com/coditect/coditect/internal/pgserver"
 	"github.com/coditect/coditect/internal/postgres"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 const (
@@ -171,7 +172,7 @@ func devDatabaseSetup(ctx context.Context, superuserURL string) error {
 // seedDemo creates the demo owner and organization once, keeping the generated
 // password in <data-dir>/demo-credentials (mode 0600) so later runs can print it.
 func seedDemo(ctx context.Context, cfg config.Config, dataDir string) (email, password string, err error) {
-	pool, store, err := openStore(ctx, cfg)
+	pool, store, err := openStore(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return "", "", err
 	}

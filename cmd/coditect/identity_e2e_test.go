@@ -182,11 +182,14 @@ type problem struct {
 
 // TestIdentityEndToEnd drives sign-up, email verification, login, password reset,
 // invitations and API keys through the real binary, with a real SMTP server receiving
-// the emails, and then checks that no secret reached the logs.
+// the emails, and then checks that no secret reached the logs or the traces (exported
+// to an in-process OTLP receiver), at debug level.
 func TestIdentityEndToEnd(t *testing.T) {
 	t.Parallel()
 	sink, smtpURL := startSMTP(t)
+	rcv, otlpURL := startOTLP(t)
 	env := dbEnv(t)
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlpURL
 	env["SMTP_URL"] = smtpURL
 	env["REDIS_URL"] = os.Getenv("CODITECT_TEST_REDIS_URL") // login throttling is shared through Redis
 	env["CODITECT_LOG_LEVEL"] = "debug"
@@ -288,13 +291,60 @@ func TestIdentityEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, c.call("GET", "/v1/orgs/other-org", key.Secret, nil, nil), "a key of another organization is 404")
 	require.Equal(t, http.StatusNotFound, c.call("GET", "/v1/orgs/other-org", bob.AccessToken, nil, nil), "not a member is 404")
 
-	// Nothing secret reached the logs.
+	// A browser session: the cookies work, and are secrets like the rest.
+	body, err := json.Marshal(map[string]any{"email": "ann@example.com", "password": newPassword, "session": "cookie"})
+	require.NoError(t, err)
+	req, err = http.NewRequest("POST", p.url+"/v1/auth/login", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var cookieLogin tokens
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&cookieLogin))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cookies := resp.Cookies()
+	require.NotEmpty(t, cookies)
+	req, err = http.NewRequest("GET", p.url+"/v1/me", nil)
+	require.NoError(t, err)
+	for _, ck := range cookies {
+		req.AddCookie(ck)
+	}
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "signed in by cookie")
+
+	// Nothing secret reached the logs or the traces.
 	p.stop()
 	<-p.done
 	p.done <- nil
 	logs := p.stderr.String() + p.stdout.String()
-	for _, secret := range []string{password, newPassword, "bobs own passphrase 7", signup.AccessToken, signup.RefreshToken, login.AccessToken,
-		login.RefreshToken, bob.RefreshToken, verify, reset, invite, key.Secret, testSecret} {
-		require.NotContains(t, logs, secret)
+	rcv.mu.Lock()
+	spans := rcv.raw.String()
+	rcv.mu.Unlock()
+	require.NotEmpty(t, spans, "traces were exported")
+	secrets := []string{password, newPassword, "bobs own passphrase 7", signup.AccessToken, signup.RefreshToken, login.AccessToken,
+		login.RefreshToken, bob.RefreshToken, verify, reset, invite, key.Secret, testSecret, cookieLogin.AccessToken}
+	for _, ck := range cookies {
+		secrets = append(secrets, ck.Value)
 	}
+	for _, secret := range secrets {
+		require.NotContains(t, logs, secret)
+		require.NotContains(t, spans, secret)
+	}
+	// Every access log line carries its request and trace ids.
+	n := 0
+	for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil || l["msg"] != "http request" {
+			continue
+		}
+		n++
+		require.NotEmpty(t, l["request_id"], line)
+		if r, _ := l["route"].(string); r != "GET /healthz" && r != "GET /readyz" {
+			require.NotEmpty(t, l["trace_id"], line)
+		}
+	}
+	require.Positive(t, n)
 }

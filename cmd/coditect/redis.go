@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/ratelimit"
 	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/telemetry"
 	"github.com/coditect/coditect/internal/worker"
 )
 
@@ -33,13 +35,19 @@ type redisLayer struct {
 
 // openRedis connects to REDIS_URL, registers the Redis metrics with reg and makes
 // every committed write in a tenant drop that tenant's cache entries.
-func openRedis(cfg config.Config, store *postgres.Store, reg prometheus.Registerer, log *slog.Logger) (*redisLayer, error) {
+func openRedis(cfg config.Config, store *postgres.Store, reg prometheus.Registerer, log *slog.Logger, tel *telemetry.Telemetry) (*redisLayer, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
 	}
 	c, err := redis.Open(cfg.RedisURL)
 	if err != nil {
 		return nil, err
+	}
+	if tel.Enabled() {
+		if err := redis.Trace(c, tel.ChildOnly()); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("REDIS_URL: tracing: %w", err)
+		}
 	}
 	m := redis.NewMetrics(reg)
 	redis.Instrument(c, m)

@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/httpapi"
@@ -23,6 +25,7 @@ import (
 	jobadmin "github.com/coditect/coditect/internal/jobs"
 	"github.com/coditect/coditect/internal/postgres"
 	"github.com/coditect/coditect/internal/redis"
+	"github.com/coditect/coditect/internal/telemetry"
 	apiusage "github.com/coditect/coditect/internal/usage"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -78,8 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
+// newLogger is the process's JSON logger: every line inside a request or job carries
+// its trace, request, tenant and account ids, and secret-named fields are redacted.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 func flags(name string, stderr io.Writer) *flag.FlagSet {
@@ -162,7 +167,12 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	pool, store, err := openStore(ctx, cfg)
+	tel, err := telemetry.New(ctx, cfg.Telemetry, version)
+	if err != nil {
+		return err
+	}
+	defer logShutdown(ctx, tel, log)
+	pool, store, err := openStore(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
@@ -170,22 +180,32 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	reg := newRegistry(pool)
 	// Jobs write tenant data too: with Redis configured they drop the caches like the
 	// API does.
-	rl, err := openRedis(cfg, store, reg, log)
+	rl, err := openRedis(cfg, store, reg, log, tel)
 	if err != nil {
 		return err
 	}
 	defer rl.close()
-	svc, err := newServices(ctx, cfg, store, rl, ".coditect", log)
+	svc, err := newServices(ctx, cfg, store, rl, ".coditect", log, tel)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	w, err := newWorker(pool, store, svc, cfg, reg, log)
+	gauges, err := apiusage.NewPlatformGauges(reg, store)
 	if err != nil {
 		return err
 	}
-	// A worker serves only its probes and metrics, on CODITECT_ADDR.
-	ln, err := net.Listen("tcp", cfg.Addr)
+	go gauges.Run(ctx, time.Minute, func(err error) { log.Warn("refresh business gauges", "error", err.Error()) })
+	w, err := newWorker(pool, store, svc, cfg, reg, log, tel)
+	if err != nil {
+		return err
+	}
+	// A worker serves only its probes and metrics, on CODITECT_ADDR (or on
+	// CODITECT_METRICS_ADDR when that is set).
+	addr := cfg.Addr
+	if cfg.MetricsAddr != "" {
+		addr = cfg.MetricsAddr
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("CODITECT_ADDR: %w", err)
 	}
@@ -229,17 +249,24 @@ func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
 }
 
 // newWorker builds the job runner with its metrics and fair enqueueing.
-func newWorker(pool *pgxpool.Pool, store *postgres.Store, svc *services, cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*worker.Worker, error) {
+func newWorker(pool *pgxpool.Pool, store *postgres.Store, svc *services, cfg config.Config, reg prometheus.Registerer, log *slog.Logger, tel *telemetry.Telemetry) (*worker.Worker, error) {
 	metrics, err := worker.NewMetrics(reg, store)
 	if err != nil {
 		return nil, err
 	}
+	tracing := worker.NewTracing(tel)
 	return worker.New(pool, jobs(svc, cfg, log), worker.Config{Concurrency: cfg.WorkerConcurrency, Metrics: metrics,
-		Fair: worker.NewFairEnqueue(store, log)}, log)
+		Fair: worker.NewFairEnqueue(store, log), Middleware: []rivertype.Middleware{tracing}}, log)
 }
 
-func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres.Store, error) {
-	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+// openStore opens the pool (traced when tracing is on) and the store, whose job
+// inserts are fair and carry the trace context.
+func openStore(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) (*pgxpool.Pool, *postgres.Store, error) {
+	var tracer pgx.QueryTracer
+	if tel.Enabled() {
+		tracer = tel.PgxTracer()
+	}
+	pool, err := postgres.Connect(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, tracer)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,13 +274,21 @@ func openStore(ctx context.Context, cfg config.Config) (*pgxpool.Pool, *postgres
 	if err == nil {
 		// Jobs enqueued by requests get a priority from their tenant's backlog, so one
 		// tenant's flood cannot starve the others.
-		store, err = store.WithJobMiddleware(worker.NewFairEnqueue(store, nil))
+		store, err = store.WithJobMiddleware(worker.NewFairEnqueue(store, nil), worker.NewTracing(tel))
 	}
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
 	}
 	return pool, store, nil
+}
+
+// logShutdown flushes the spans still buffered, logging (not failing on) an exporter
+// that cannot take them.
+func logShutdown(ctx context.Context, tel *telemetry.Telemetry, log *slog.Logger) {
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("flush traces", "error", err.Error())
+	}
 }
 
 // displayURL is a URL people can open for a listener: a wildcard address becomes
@@ -274,24 +309,33 @@ func displayURL(a net.Addr) string {
 // within cfg.ShutdownTimeout. listening, if set, is told the server's URL once it
 // accepts connections.
 func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Logger, stdout io.Writer, listening func(url string)) error {
-	pool, store, err := openStore(ctx, cfg)
+	tel, err := telemetry.New(ctx, cfg.Telemetry, version)
+	if err != nil {
+		return err
+	}
+	defer logShutdown(ctx, tel, log) // after the pool closes: flushes the last spans
+	pool, store, err := openStore(ctx, cfg, tel)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	reg := newRegistry(pool)
-	rl, err := openRedis(cfg, store, reg, log)
+	rl, err := openRedis(cfg, store, reg, log, tel)
 	if err != nil {
 		return err
 	}
 	defer rl.close()
-	svc, err := newServices(ctx, cfg, store, rl, dataDir, log)
+	svc, err := newServices(ctx, cfg, store, rl, dataDir, log, tel)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
+	gauges, err := apiusage.NewPlatformGauges(reg, store)
+	if err != nil {
+		return err
+	}
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := make(chan struct{}, 2)
+	bgDone := make(chan struct{}, 4)
 	go func() { svc.refreshKeys(bgCtx, log); bgDone <- struct{}{} }()
 	go func() {
 		svc.accounts.RunKeyUsage(bgCtx, time.Minute, func(err error) { log.Warn("record API key use", "error", err.Error()) })
@@ -302,8 +346,12 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		meter.Run(bgCtx, store, 30*time.Second, func(err error) { log.Warn("flush API usage", "error", err.Error()) })
 		bgDone <- struct{}{}
 	}()
+	go func() {
+		gauges.Run(bgCtx, time.Minute, func(err error) { log.Warn("refresh business gauges", "error", err.Error()) })
+		bgDone <- struct{}{}
+	}()
 	// The last key-usage and API-usage flushes happen before the pool closes.
-	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone }()
+	defer func() { stopBackground(); <-bgDone; <-bgDone; <-bgDone; <-bgDone }()
 
 	ready := []httpapi.ReadyCheck{{Name: "postgres", Critical: true, Check: store.Ping}}
 	if rl != nil {
@@ -311,6 +359,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	}
 	deps := httpapi.Deps{
 		Logger: log, Registerer: reg, Gatherer: reg, Ready: ready, MaxBodyBytes: cfg.MaxBodyBytes, Version: version,
+		Tracer: tel.Tracer, Propagator: tel.Propagator, MetricsElsewhere: cfg.MetricsAddr != "",
 		Identity: svc.identity, Accounts: svc.accounts,
 		Usage: apiusage.NewService(store), Meter: meter, Billing: svc.billing,
 		Work: svc.work, Audit: svc.audit, Exports: svc.exports, Idempotency: postgres.IdempotencyKeys{Store: store},
@@ -349,12 +398,23 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("CODITECT_METRICS_ADDR: %w", err)
+		}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+		fmt.Fprintf(stdout, "coditect: metrics on http://%s/metrics\n", mln.Addr())
+	}
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workDone := make(chan error, 1)
 	if cfg.Workers {
-		w, err := newWorker(pool, store, svc, cfg, reg, log)
+		w, err := newWorker(pool, store, svc, cfg, reg, log, tel)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/coditect/coditect/internal/redis"
 	"github.com/coditect/coditect/internal/storage"
 	"github.com/coditect/coditect/internal/stripe"
+	"github.com/coditect/coditect/internal/telemetry"
 	"github.com/coditect/coditect/internal/work"
 	"github.com/coditect/coditect/internal/worker"
 )
@@ -46,7 +48,7 @@ type services struct {
 // newServices builds every feature service. dataDir receives mail files when no SMTP
 // server is configured, and export archives unless CODITECT_EXPORT_DIR says otherwise.
 // The caller closes the services (close) when done.
-func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rl *redisLayer, dataDir string, log *slog.Logger) (*services, error) {
+func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, rl *redisLayer, dataDir string, log *slog.Logger, tel *telemetry.Telemetry) (*services, error) {
 	keys, err := identity.NewKeys(ctx, store, cfg.SecretKey, cfg.AccessTokenTTL, nil)
 	if err != nil {
 		return nil, err
@@ -70,6 +72,9 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 			return nil, err
 		}
 		log.Info("SMTP_URL is not set: emails are written to files", "dir", dir)
+	}
+	if tel.Enabled() {
+		sender = mail.Traced(sender, tel.Tracer.Tracer(telemetry.ScopeName))
 	}
 	mailer := mail.Templated{Renderer: renderer, Sender: sender}
 	var throttle identity.Throttle = identity.NewMemoryThrottle(nil)
@@ -101,7 +106,7 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 	if err != nil {
 		return nil, fmt.Errorf("CODITECT_EXPORT_DIR: %w", err)
 	}
-	bill, err := newBilling(cfg, store, rl, log)
+	bill, err := newBilling(cfg, store, rl, log, tel)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +121,7 @@ func newServices(ctx context.Context, cfg config.Config, store *postgres.Store, 
 // newBilling builds billing: with Stripe when STRIPE_SECRET_KEY is set, otherwise
 // every organization is on the free plan and the Stripe routes answer 503. Invoices
 // are cached in Redis when there is one; owners' notices go out as mail jobs.
-func newBilling(cfg config.Config, store *postgres.Store, rl *redisLayer, log *slog.Logger) (*billing.Service, error) {
+func newBilling(cfg config.Config, store *postgres.Store, rl *redisLayer, log *slog.Logger, tel *telemetry.Telemetry) (*billing.Service, error) {
 	var bs billing.Store = postgres.BillingStore{Store: store}
 	if c := rl.readCache(); c != nil {
 		bs = redis.NewBillingStore(bs, c) // entitlements on every request: cached
@@ -131,7 +136,10 @@ func newBilling(cfg config.Config, store *postgres.Store, rl *redisLayer, log *s
 		d.Cache = redis.BillingCache{Client: rl.client}
 	}
 	if cfg.Stripe.Enabled() {
-		gw, err := stripe.New(stripe.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret, APIBase: cfg.Stripe.APIBase})
+		// Outbound Stripe calls are client spans (and carry traceparent).
+		client := &http.Client{Timeout: 30 * time.Second, Transport: tel.Transport(nil)}
+		gw, err := stripe.New(stripe.Config{SecretKey: cfg.Stripe.SecretKey, WebhookSecret: cfg.Stripe.WebhookSecret, APIBase: cfg.Stripe.APIBase,
+			HTTPClient: client})
 		if err != nil {
 			return nil, err
 		}

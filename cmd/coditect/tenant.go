@@ -14,6 +14,7 @@ import (
 	"github.com/coditect/coditect/internal/config"
 	"github.com/coditect/coditect/internal/export"
 	"github.com/coditect/coditect/internal/postgres"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 // runTenant is `coditect tenant export ORG FILE` and `coditect tenant import FILE`:
@@ -45,7 +46,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL: is required (a postgres:// URL of the application role)")
 	}
-	pool, store, err := openStore(ctx, cfg)
+	pool, store, err := openStore(ctx, cfg, telemetry.Off())
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,28 @@ type Config struct {
 	ExportDir         string        // CODITECT_EXPORT_DIR: where export archives are kept; "" = <data dir>/exports (see ExportDirIn)
 	ExportTTL         time.Duration // CODITECT_EXPORT_TTL: how long a completed export can be downloaded
 	Stripe            Stripe        // STRIPE_*: billing; off without STRIPE_SECRET_KEY
+	MetricsAddr       string        // CODITECT_METRICS_ADDR: a separate listener for /metrics; "" = on CODITECT_ADDR
+	Telemetry         Telemetry     // OTEL_*: trace export
+}
+
+// Telemetry is the OpenTelemetry trace export, from the standard OTEL_* variables.
+// Tracing is off (spans are neither recorded nor exported; incoming trace context is
+// still passed on) unless an OTLP endpoint is set.
+type Telemetry struct {
+	Endpoint           string            // OTEL_EXPORTER_OTLP_ENDPOINT: base URL; /v1/traces is appended for http/protobuf
+	TracesEndpoint     string            // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: full URL, wins over Endpoint
+	Protocol           string            // OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL: http/protobuf or grpc
+	Headers            map[string]string // OTEL_EXPORTER_OTLP_(TRACES_)HEADERS: k=v,k2=v2 (URL-encoded values)
+	ServiceName        string            // OTEL_SERVICE_NAME
+	ResourceAttributes map[string]string // OTEL_RESOURCE_ATTRIBUTES: k=v,k2=v2
+	Sampler            string            // OTEL_TRACES_SAMPLER: the spec's names
+	SamplerArg         float64           // OTEL_TRACES_SAMPLER_ARG: ratio for the *traceidratio samplers
+	Disabled           bool              // OTEL_SDK_DISABLED, or OTEL_TRACES_EXPORTER=none
+}
+
+// Enabled says whether spans are recorded and exported.
+func (t Telemetry) Enabled() bool {
+	return !t.Disabled && (t.Endpoint != "" || t.TracesEndpoint != "")
 }
 
 // Stripe configures billing. Without SecretKey billing is off: every organization is
@@ -113,6 +135,19 @@ func Vars() []Var {
 		{"STRIPE_API_BASE", "https://api.stripe.com", "Stripe API base URL; set it to a stripe-mock URL in tests"},
 		{"STRIPE_METER_EVENT", "(none: usage not reported)", "event name of the Stripe billing meter that daily API calls are reported to"},
 		{"STRIPE_GRACE_PERIOD", "168h", "how long a subscription with a failed payment keeps its plan before falling to the free plan's limits"},
+		{"CODITECT_METRICS_ADDR", "(none: /metrics is served on CODITECT_ADDR)", "a separate address for GET /metrics (e.g. :9090), so the API port never exposes it; the API port's /metrics then answers 404"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "(none: tracing off)", "OTLP collector base URL (e.g. http://otel-collector:4318, or :4317 with grpc); traces go to {endpoint}/v1/traces"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "(none)", "full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "http/protobuf or grpc"},
+		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL", "protocol for traces only"},
+		{"OTEL_EXPORTER_OTLP_HEADERS", "(none)", "headers sent to the collector, k=v,k2=v2 (values URL-encoded), e.g. an API key"},
+		{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS", "headers for traces only"},
+		{"OTEL_SERVICE_NAME", "coditect", "service.name of the spans"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "(none)", "extra resource attributes, k=v,k2=v2 (e.g. deployment.environment=prod)"},
+		{"OTEL_TRACES_SAMPLER", "parentbased_always_on", "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"},
+		{"OTEL_TRACES_SAMPLER_ARG", "1.0", "sampling ratio (0 to 1) for the traceidratio samplers"},
+		{"OTEL_TRACES_EXPORTER", "otlp", "otlp, or none to turn tracing off"},
+		{"OTEL_SDK_DISABLED", "false", "true turns tracing off"},
 	}
 }
 
@@ -246,7 +281,85 @@ func Load(getenv func(string) string, requireDB bool) (Config, error) {
 	if c.Stripe.GracePeriod < time.Hour {
 		bad("STRIPE_GRACE_PERIOD", "must be at least 1h")
 	}
+	c.MetricsAddr = get("CODITECT_METRICS_ADDR", "")
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("CODITECT_METRICS_ADDR", "want host:port or :port, got %q", c.MetricsAddr)
+		}
+	}
+	c.Telemetry = loadTelemetry(get, bad)
 	return c, errors.Join(errs...)
+}
+
+func loadTelemetry(get func(name, def string) string, bad func(string, string, ...any)) Telemetry {
+	t := Telemetry{
+		Endpoint:       get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		TracesEndpoint: get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
+		ServiceName:    get("OTEL_SERVICE_NAME", "coditect"),
+		Sampler:        get("OTEL_TRACES_SAMPLER", "parentbased_always_on"),
+	}
+	t.Protocol = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+	if t.Protocol != "http/protobuf" && t.Protocol != "grpc" {
+		bad("OTEL_EXPORTER_OTLP_PROTOCOL", "want http/protobuf or grpc, got %q", t.Protocol)
+	}
+	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": t.Endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": t.TracesEndpoint} {
+		if v != "" {
+			if err := checkURL(v, "http", "https"); err != nil {
+				bad(name, "%v", err)
+			}
+		}
+	}
+	var err error
+	// Headers usually carry the collector's API key: errors never echo them.
+	if t.Headers, err = keyValues(get("OTEL_EXPORTER_OTLP_TRACES_HEADERS", get("OTEL_EXPORTER_OTLP_HEADERS", ""))); err != nil {
+		bad("OTEL_EXPORTER_OTLP_HEADERS", "want k=v,k2=v2")
+	}
+	if t.ResourceAttributes, err = keyValues(get("OTEL_RESOURCE_ATTRIBUTES", "")); err != nil {
+		bad("OTEL_RESOURCE_ATTRIBUTES", "want k=v,k2=v2")
+	}
+	switch t.Sampler {
+	case "always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio":
+	default:
+		bad("OTEL_TRACES_SAMPLER", "want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio, got %q", t.Sampler)
+	}
+	t.SamplerArg = parse(get("OTEL_TRACES_SAMPLER_ARG", "1.0"), func(s string) (float64, error) { return strconv.ParseFloat(s, 64) },
+		"OTEL_TRACES_SAMPLER_ARG", "a number from 0 to 1", bad)
+	if t.SamplerArg < 0 || t.SamplerArg > 1 {
+		bad("OTEL_TRACES_SAMPLER_ARG", "want a number from 0 to 1")
+	}
+	switch get("OTEL_TRACES_EXPORTER", "otlp") {
+	case "otlp":
+	case "none":
+		t.Disabled = true
+	default:
+		bad("OTEL_TRACES_EXPORTER", "want otlp or none")
+	}
+	if parse(get("OTEL_SDK_DISABLED", "false"), strconv.ParseBool, "OTEL_SDK_DISABLED", "true or false", bad) {
+		t.Disabled = true
+	}
+	return t
+}
+
+// keyValues parses the OTEL_* list form: k=v pairs separated by commas, values
+// URL-encoded.
+func keyValues(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, errors.New("bad pair")
+		}
+		dv, err := url.PathUnescape(strings.TrimSpace(v))
+		if err != nil {
+			return nil, err
+		}
+		out[k] = dv
+	}
+	return out, nil
 }
 
 // ExportDirIn is where export archives live for a process whose data directory is

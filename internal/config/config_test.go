@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +109,49 @@ func TestVarsDocumentsEveryVariable(t *testing.T) {
 		documented[v.Name] = true
 	}
 	require.Equal(t, read, documented)
+}
+
+func TestTelemetryConfig(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://u@h/db", "CODITECT_SECRET_KEY": strings.Repeat("k", 32)}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	c, err := Load(env(base), true)
+	require.NoError(t, err)
+	require.False(t, c.Telemetry.Enabled(), "off without an endpoint")
+	require.Equal(t, "coditect", c.Telemetry.ServiceName)
+	require.Empty(t, c.MetricsAddr)
+
+	c, err = Load(env(with("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", "OTEL_EXPORTER_OTLP_HEADERS", "api-key=abc%3D,x=y",
+		"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod", "CODITECT_METRICS_ADDR", ":9090")), true)
+	require.NoError(t, err)
+	require.True(t, c.Telemetry.Enabled())
+	require.Equal(t, map[string]string{"api-key": "abc=", "x": "y"}, c.Telemetry.Headers)
+	require.Equal(t, map[string]string{"deployment.environment": "prod"}, c.Telemetry.ResourceAttributes)
+	require.Equal(t, ":9090", c.MetricsAddr)
+
+	c, err = Load(env(with("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", "OTEL_SDK_DISABLED", "true")), true)
+	require.NoError(t, err)
+	require.False(t, c.Telemetry.Enabled())
+
+	for _, bad := range [][2]string{
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"},
+		{"OTEL_TRACES_SAMPLER", "sometimes"},
+		{"OTEL_TRACES_SAMPLER_ARG", "2"},
+		{"OTEL_TRACES_EXPORTER", "jaeger"},
+		{"OTEL_SDK_DISABLED", "perhaps"},
+		{"CODITECT_METRICS_ADDR", "nope"},
+	} {
+		_, err := Load(env(with(bad[0], bad[1])), true)
+		require.ErrorContains(t, err, bad[0]+":", bad[1])
+	}
+	_, err = Load(env(with("OTEL_EXPORTER_OTLP_HEADERS", "secret-api-key-value")), true)
+	require.ErrorContains(t, err, "OTEL_EXPORTER_OTLP_HEADERS")
+	require.NotContains(t, err.Error(), "secret-api-key-value", "headers carry credentials")
 }

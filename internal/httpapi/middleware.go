@@ -11,7 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 const headerRequestID = "X-Request-ID"
@@ -51,6 +58,16 @@ func requestIDFrom(ctx context.Context) string { return stateFrom(ctx).id }
 func setLogActor(ctx context.Context, a coditect.Actor) {
 	st := stateFrom(ctx)
 	st.actor, st.hasActor = a, true
+	// The request's span carries them too: per-tenant questions are answered from
+	// traces, never from metric labels.
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		if !a.Tenant.IsZero() {
+			span.SetAttributes(telemetry.AttrTenantID.String(a.Tenant.String()))
+		}
+		if !a.AccountID.IsZero() {
+			span.SetAttributes(telemetry.AttrAccountID.String(a.AccountID.String()))
+		}
+	}
 }
 
 // quietLog marks a route as a probe: its successful requests are logged at debug level so
@@ -114,7 +131,7 @@ func assignRequestID(next http.Handler) http.Handler {
 		}
 		stateFrom(r.Context()).id = id
 		w.Header().Set(headerRequestID, id)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(telemetry.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -133,6 +150,46 @@ func saneRequestID(id string) bool {
 		}
 	}
 	return true
+}
+
+// traceRequests starts the request's server span, continuing the caller's W3C trace
+// context, and names it after the matched route once the mux has decided ("GET
+// /v1/orgs/{org}/projects"; never the raw path, which holds ids and sometimes
+// tokens). Probes and /metrics are not traced: they would drown the real traces.
+func traceRequests(tp trace.TracerProvider, prop propagation.TextMapPropagator, next http.Handler) http.Handler {
+	tracer := tp.Tracer(telemetry.ScopeName)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		if r.Method == http.MethodGet && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics") {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		st := stateFrom(ctx)
+		ctx, span := tracer.Start(ctx, methodLabel(r.Method), trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(methodLabel(r.Method)), attribute.String("request_id", st.id)))
+		finished := false
+		defer func() {
+			route := st.route
+			if route == "" {
+				route = routeUnmatched
+			}
+			status := st.status
+			switch {
+			case status == 0 && !finished:
+				status = http.StatusInternalServerError // a panic on its way to recoverPanics
+			case status == 0:
+				status = http.StatusOK
+			}
+			span.SetName(route)
+			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+			span.End()
+		}()
+		next.ServeHTTP(w, r.WithContext(ctx))
+		finished = true
+	})
 }
 
 // observe writes the access log line and the RED metrics for every request, including

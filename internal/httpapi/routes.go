@@ -29,14 +29,16 @@ func addRoutes(rt *router, deps Deps, spec *openAPISpec) {
 			http.StatusServiceUnavailable: {Description: "A critical dependency is down.", Schema: ref("Readiness")},
 		},
 	})
-	rt.handle("GET /metrics", quietLog(handleMetrics(deps.Logger, deps.Gatherer)), operation{
-		ID:      "getMetrics",
-		Summary: "Prometheus metrics",
-		Tags:    []string{"operations"},
-		Responses: map[int]response{
-			http.StatusOK: {Description: "The Prometheus text exposition format.", ContentType: "text/plain", Schema: jsonSchema{"type": "string"}},
-		},
-	})
+	if !deps.MetricsElsewhere {
+		rt.handle("GET /metrics", quietLog(handleMetrics(deps.Logger, deps.Gatherer)), operation{
+			ID:      "getMetrics",
+			Summary: "Prometheus metrics",
+			Tags:    []string{"operations"},
+			Responses: map[int]response{
+				http.StatusOK: {Description: "The Prometheus text exposition format.", ContentType: "text/plain", Schema: jsonSchema{"type": "string"}},
+			},
+		})
+	}
 	rt.handle("GET /v1/openapi.json", handleOpenAPI(spec), operation{
 		ID:      "getOpenAPI",
 		Summary: "This API's OpenAPI 3.1 document",

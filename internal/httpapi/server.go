@@ -8,8 +8,12 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/coditect/coditect/internal/ratelimit"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 // defaultMaxBodyBytes caps request bodies when Deps.MaxBodyBytes is unset: far above any
@@ -31,6 +35,16 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Gatherer: see Registerer.
 	Gatherer prometheus.Gatherer
+	// MetricsElsewhere leaves GET /metrics off this handler (it answers 404 and is not
+	// documented): the process serves it on a separate listener (CODITECT_METRICS_ADDR).
+	MetricsElsewhere bool
+	// Tracer starts a server span per request (named by its route pattern, e.g. "GET
+	// /v1/orgs/{org}/projects"), child of the W3C trace context the request carries, read
+	// with Propagator. Nil means no spans (trace context still flows when Propagator is
+	// set); probes and /metrics are never traced.
+	Tracer trace.TracerProvider
+	// Propagator: see Tracer. Nil means W3C trace context and baggage.
+	Propagator propagation.TextMapPropagator
 	// Ready lists what GET /readyz checks. Names must be unique and non-empty.
 	Ready []ReadyCheck
 	// MaxBodyBytes caps every request body; 0 or less means 1 MiB.
@@ -148,6 +162,7 @@ func NewServer(deps Deps) http.Handler {
 func withMiddleware(deps Deps, m *metrics, h http.Handler) http.Handler {
 	h = limitBody(deps.MaxBodyBytes, h)
 	h = observe(deps.Logger, m, h)
+	h = traceRequests(deps.Tracer, deps.Propagator, h)
 	h = assignRequestID(h)
 	h = recoverPanics(deps.Logger, h)
 	return withRequestState(h)
@@ -158,6 +173,12 @@ func withDefaults(deps Deps) Deps {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	deps.Registerer, deps.Gatherer = registry(deps.Registerer, deps.Gatherer)
+	if deps.Tracer == nil {
+		deps.Tracer = noop.NewTracerProvider()
+	}
+	if deps.Propagator == nil {
+		deps.Propagator = telemetry.Propagator()
+	}
 	if deps.MaxBodyBytes <= 0 {
 		deps.MaxBodyBytes = defaultMaxBodyBytes
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -100,6 +101,11 @@ func (tx *Tx) AccountCreate(ctx context.Context, a account.Account) error {
 		return &coditect.Error{Code: "account.email_taken", Kind: coditect.CodeConflict, Message: "an account with this email already exists"}
 	}
 	err = tx.q.AccountCreate(ctx, dbsqlc.AccountCreateParams{ID: uid(a.ID), Email: a.Email, Name: a.Name, PasswordHash: a.PasswordHash})
+	if err == nil {
+		// Counted for the sign-up gauge (migration 0020); a new account is a sign-up,
+		// whether from the sign-up form or an invitation.
+		err = tx.addPlatformStats(ctx, time.Now().UTC().Truncate(time.Hour), 1, 0)
+	}
 	return dbError(err, "account")
 }
 

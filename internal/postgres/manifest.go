@@ -81,6 +81,10 @@ func Manifest() []Table {
 		{"subscriptions", DistributedByTenant, "tenant_id"},
 		{"stripe_customers", DistributedByKey, "stripe_customer_id"},
 		{"stripe_events", DistributedByKey, "event_id"},
+		// Platform-wide business numbers (migration 0020): hourly sums over all tenants
+		// (no tenant's data) and each organization's last API call, keyed by its own id.
+		{"platform_stats_hourly", DistributedByKey, "hour"},
+		{"tenant_activity", DistributedByKey, "organization_id"},
 
 		{"schema_migrations", CoordinatorLocal, ""},
 		{"river_migration", CoordinatorLocal, ""},

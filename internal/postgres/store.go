@@ -44,11 +44,15 @@ func NewStore(pool *pgxpool.Pool) (*Store, error) {
 
 // Connect opens a pool for url and checks it can reach the server. It refuses a role
 // that bypasses row-level security (a superuser or BYPASSRLS), because the RLS
-// backstop would then be silently off.
-func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+// backstop would then be silently off. A tracer, if given, sees every statement
+// (telemetry.PgxTracer: one span per statement and per pipelined batch).
+func Connect(ctx context.Context, url string, maxConns int32, tracer ...pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if len(tracer) > 0 && tracer[0] != nil {
+		cfg.ConnConfig.Tracer = tracer[0]
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns

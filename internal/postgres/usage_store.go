@@ -22,7 +22,7 @@ var (
 )
 
 // UsageRecord adds calls to the context tenant's row of hour in usage_hourly and marks
-// the tenant on the roll-up's work list, in one transaction: the work-list row first,
+// the tenant on the roll-up's work list (and in the platform-wide stats), in one transaction: the work-list row first,
 // so that its lock orders the flush with a roll-up of the tenant. hour must be the
 // start of a UTC hour. Not found when the organization does not exist (any more).
 func (s *Store) UsageRecord(ctx context.Context, hour time.Time, calls int64) error {
@@ -37,7 +37,15 @@ func (s *Store) UsageRecord(ctx context.Context, hour time.Time, calls int64) er
 		if err := tx.q.UsagePendingMark(ctx, dbsqlc.UsagePendingMarkParams{OrganizationID: t, Since: hour}); err != nil {
 			return err
 		}
-		return tx.q.UsageHourlyAdd(ctx, dbsqlc.UsageHourlyAddParams{TenantID: t, Hour: hour, ApiCalls: calls})
+		if err := tx.q.UsageHourlyAdd(ctx, dbsqlc.UsageHourlyAddParams{TenantID: t, Hour: hour, ApiCalls: calls}); err != nil {
+			return err
+		}
+		// The platform-wide sums and activity behind the business gauges, in the same
+		// transaction (see migration 0020).
+		if err := tx.addPlatformStats(ctx, hour, 0, calls); err != nil {
+			return err
+		}
+		return tx.q.TenantActivityMark(ctx, dbsqlc.TenantActivityMarkParams{OrganizationID: t, At: time.Now()})
 	})
 	return dbError(err, "organization")
 }

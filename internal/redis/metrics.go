@@ -58,6 +58,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		}),
 	}
+	// Every series exists from the start, so rate() sees the first hit or refusal.
+	for _, cache := range []string{CacheSession, CacheQuery, CacheResponse} {
+		m.invalidated.WithLabelValues(cache)
+		for _, result := range []string{"hit", "miss", "error"} {
+			m.requests.WithLabelValues(cache, result)
+		}
+	}
+	for _, scope := range []string{"tenant", "principal", "ip"} {
+		for _, decision := range []string{"allowed", "limited"} {
+			for _, backend := range []string{"redis", "local"} {
+				m.decisions.WithLabelValues(scope, decision, backend)
+			}
+		}
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.invalidated, m.decisions, m.errors, m.duration)
 	}

@@ -197,6 +197,18 @@ func failureOutcome(ctx context.Context, job *rivertype.JobRow, err error, stopp
 	return OutcomeRetryable
 }
 
+// initKinds creates every kind's series at zero, so failure rates and latency
+// quantiles exist (and rate() counts the first failure) before anything happens.
+func (m *Metrics) initKinds(kinds []string) {
+	for _, k := range kinds {
+		m.wait.WithLabelValues(k)
+		m.duration.WithLabelValues(k)
+		for _, o := range []string{OutcomeRetryable, OutcomeDiscarded, OutcomeCancelled, OutcomePanic} {
+			m.failures.WithLabelValues(k, o)
+		}
+	}
+}
+
 func (m *Metrics) panicked(kind string) {
 	if m != nil {
 		m.failures.WithLabelValues(kind, OutcomePanic).Inc()

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/riverqueue/river"
 )
@@ -19,7 +20,12 @@ type Purger interface {
 	SystemPurgeExpiredSessions(ctx context.Context) (int64, error)
 	SystemPurgeExpiredIdempotencyKeys(ctx context.Context) (int64, error)
 	SystemPurgeExpiredEmailTokens(ctx context.Context) (int64, error)
+	SystemPurgeTenantActivity(ctx context.Context, before time.Time) (int64, error)
 }
+
+// activityKept is how long a tenant's last-activity mark is kept: longer than the
+// business gauges look back (usage.ActiveWindow).
+const activityKept = 48 * time.Hour
 
 // PurgeWorker runs PurgeArgs.
 type PurgeWorker struct {
@@ -42,6 +48,10 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	if err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "purged expired rows", "sessions", sessions, "idempotency_keys", keys, "email_tokens", tokens)
+	activity, err := w.Store.SystemPurgeTenantActivity(ctx, time.Now().Add(-activityKept))
+	if err != nil {
+		return err
+	}
+	w.Log.InfoContext(ctx, "purged expired rows", "sessions", sessions, "idempotency_keys", keys, "email_tokens", tokens, "tenant_activity", activity)
 	return nil
 }

@@ -55,8 +55,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/coditect/coditect/internal/coditect"
+	"github.com/coditect/coditect/internal/telemetry"
 )
 
 // Config tunes the worker process. Zero values take the defaults.
@@ -115,6 +117,7 @@ type Registry struct {
 	workers  *river.Workers
 	periodic []*river.PeriodicJob
 	system   map[string]bool // kinds that run with no tenant
+	kinds    []string        // every registered kind, for the metrics' initial series
 }
 
 // NewRegistry returns an empty registry.
@@ -128,6 +131,8 @@ func AddTenant[T coditect.Job, PT interface {
 	*T
 	coditect.TenantBoundJob
 }](r *Registry, w river.Worker[T]) {
+	var args T
+	r.kinds = append(r.kinds, args.Kind())
 	river.AddWorker(r.workers, w)
 }
 
@@ -136,6 +141,7 @@ func AddTenant[T coditect.Job, PT interface {
 func AddSystem[T coditect.Job](r *Registry, w river.Worker[T]) {
 	var args T
 	r.system[args.Kind()] = true
+	r.kinds = append(r.kinds, args.Kind())
 	river.AddWorker(r.workers, w)
 }
 
@@ -207,6 +213,7 @@ func New(pool *pgxpool.Pool, reg *Registry, cfg Config, log *slog.Logger) (*Work
 	}
 	if cfg.Metrics != nil {
 		mw = append(mw, &metricsMiddleware{m: cfg.Metrics, stopping: &w.stopping})
+		cfg.Metrics.initKinds(reg.kinds)
 	}
 	mw = append(mw, cfg.Middleware...)
 	mw = append(mw, &tenantMiddleware{system: reg.system})
@@ -292,6 +299,9 @@ func (m *tenantMiddleware) Work(ctx context.Context, job *rivertype.JobRow, next
 	switch {
 	case args.TenantID != nil && !args.TenantID.IsZero():
 		ctx = coditect.WithActor(ctx, coditect.SystemActor(*args.TenantID))
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(telemetry.AttrTenantID.String(args.TenantID.String()))
+		}
 	case m.system[job.Kind]:
 		ctx = coditect.WithActor(ctx, coditect.Actor{Kind: coditect.ActorSystem})
 	default:
