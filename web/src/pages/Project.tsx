@@ -134,7 +134,7 @@ export function ProjectPage({ org, id }: { org: string; id: string }) {
       <div className="toolbar" role="group" aria-label="Filters and view">
         <label>
           Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.target.value as TaskStatus | '')}>
+          <select aria-label="Filter by status" value={status} onChange={(e) => setStatus(e.target.value as TaskStatus | '')}>
             <option value="">All</option>
             {TASK_STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -145,7 +145,7 @@ export function ProjectPage({ org, id }: { org: string; id: string }) {
         </label>
         <label>
           Assignee{' '}
-          <select value={assignee} onChange={(e) => setAssignee(e.target.value)}>
+          <select aria-label="Filter by assignee" value={assignee} onChange={(e) => setAssignee(e.target.value)}>
             <option value="">Anyone</option>
             {memberList.map((m) => (
               <option key={m.account_id} value={m.account_id}>
@@ -233,7 +233,7 @@ function NewTask(props: { org: string; projectId: string; members: Membership[];
     }
   };
   return (
-    <form className="inline-form card" onSubmit={submit} noValidate aria-label="New task">
+    <form className="inline-form card" onSubmit={submit} noValidate aria-label="Add a task">
       <Field label="New task" name="title" placeholder="What needs doing?" required error={error} />
       <SelectField label="Assignee" name="assignee_id" error={error} defaultValue="">
         <AssigneeOptions members={props.members} myId={props.myId} />
