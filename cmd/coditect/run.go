@@ -28,6 +28,7 @@ import (
 	"github.com/coditect/coditect/internal/telemetry"
 	apiusage "github.com/coditect/coditect/internal/usage"
 	"github.com/coditect/coditect/internal/worker"
+	"github.com/coditect/coditect/web"
 )
 
 // version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
@@ -44,6 +45,7 @@ Usage:
                                                        inspect and act on background jobs
   coditect tenant export ORG FILE                      write an organization's data (slug or id) to a new archive FILE
   coditect tenant import FILE                          load an export archive into this database (organization must not exist)
+  coditect openapi                                     print the API's OpenAPI 3.1 document (as GET /v1/openapi.json serves it)
   coditect version                                     print the version
 
 Configuration comes from environment variables; see the README.
@@ -76,9 +78,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTenant(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		return runDev(ctx, rest, getenv, stdout, stderr)
+	case "openapi":
+		return runOpenAPI(rest, stdout)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// runOpenAPI prints the API's OpenAPI document (what GET /v1/openapi.json serves) without
+// a database, so the web app's typed client can be generated from it at build time.
+func runOpenAPI(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("openapi: takes no arguments, got %q", args)
+	}
+	// A stand-in provider handler only documents the OAuth routes; nothing is served.
+	doc := httpapi.OpenAPIDocument(httpapi.Deps{Version: version, OAuth: http.NotFoundHandler()})
+	_, err := stdout.Write(append(doc, '\n'))
+	return err
 }
 
 // newLogger is the process's JSON logger: every line inside a request or job carries
@@ -367,6 +383,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		CookieSecure: cfg.CookieSecure, BaseDomain: cfg.BaseDomain,
 		HashPassword: func(p string) (string, error) { return identity.HashPassword(p, identity.Argon2Params(cfg.Argon2)) },
 		CursorKey:    derivedKey(cfg.SecretKey, "cursor"),
+		UI:           web.FS(),
 		RateLimiter:  rl.limiter(),
 		RateLimits:   httpapi.RateLimits{Tenant: svc.tenantRate(cfg, log), Principal: cfg.RateLimitAccount, IP: cfg.RateLimitIP},
 	}

@@ -133,6 +133,13 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
 	require.Contains(t, body, `"code":"not_found"`)
 
+	// The web app (before `make web`, its placeholder page) answers other GETs.
+	status, body, hdr = get(t, p.url+"/o/acme/projects/1")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "<html")
+	require.Equal(t, "no-cache", hdr.Get("Cache-Control"))
+	require.Contains(t, hdr.Get("Content-Security-Policy"), "default-src 'self'")
+
 	status, body, _ = get(t, p.url+"/v1/openapi.json")
 	require.Equal(t, http.StatusOK, status)
 	var doc struct {
@@ -351,6 +358,22 @@ func TestMigrateNeedsOnlyTheOwnerURL(t *testing.T) {
 	require.NoError(t, run(context.Background(), []string{"coditect", "migrate", "status"}, func(k string) string { return env[k] }, out, out))
 	err := run(context.Background(), []string{"coditect", "migrate", "status"}, func(string) string { return "" }, out, out)
 	require.ErrorContains(t, err, "DATABASE_OWNER_URL")
+}
+
+func TestOpenAPICommandPrintsTheServedDocument(t *testing.T) {
+	t.Parallel()
+	out := &syncBuffer{}
+	require.NoError(t, run(context.Background(), []string{"coditect", "openapi"}, func(string) string { return "" }, out, io.Discard))
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &doc))
+	require.Equal(t, "3.1.0", doc.OpenAPI)
+	for _, path := range []string{"/v1/signup", "/v1/orgs/{org}/tasks/{id}", "/oauth2/token"} {
+		require.Contains(t, doc.Paths, path)
+	}
+	require.ErrorContains(t, run(context.Background(), []string{"coditect", "openapi", "x"}, os.Getenv, io.Discard, io.Discard), "no arguments")
 }
 
 func TestVersionAndUsage(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 
@@ -128,6 +129,9 @@ type Deps struct {
 	// POST in an organization that sends Idempotency-Key answers 503 (one without the
 	// header runs as usual).
 	Idempotency IdempotencyStore
+	// UI is the web app (web.FS()): GET and HEAD requests outside the API's own paths
+	// answer its files, and index.html for client-side routes (ui.go). Nil serves no UI.
+	UI fs.FS
 }
 
 // ReadyCheck is one dependency GET /readyz probes.
@@ -148,13 +152,31 @@ type ReadyCheck struct {
 func NewServer(deps Deps) http.Handler {
 	deps = withDefaults(deps)
 	m := newMetrics(deps.Registerer)
+	rt, _ := mount(deps)
+	var h http.Handler = rt
+	if deps.UI != nil {
+		h = withUI(deps.UI, rt)
+	}
+	return withMiddleware(deps, m, h)
+}
+
+// OpenAPIDocument returns the OpenAPI 3.1 document that NewServer(deps) serves at GET
+// /v1/openapi.json, without starting anything (`coditect openapi`, for generating the
+// web app's typed client). Like NewServer it panics on a broken route table.
+func OpenAPIDocument(deps Deps) []byte {
+	_, spec := mount(withDefaults(deps))
+	return spec.json
+}
+
+// mount builds the router with every route and the OpenAPI document describing them.
+func mount(deps Deps) (*router, *openAPISpec) {
 	spec := &openAPISpec{}
 	rt := newRouter()
 	addRoutes(rt, deps, spec)
 	if err := spec.build(deps.Version, rt.routes); err != nil {
 		panic(fmt.Errorf("httpapi: building the OpenAPI document: %w", err))
 	}
-	return withMiddleware(deps, m, rt)
+	return rt, spec
 }
 
 // withMiddleware wraps h in the request pipeline, outermost first. The request state goes
