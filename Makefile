@@ -50,12 +50,12 @@ tools: ## Build the pinned tools (sqlc, from go.mod's tool directive)
 bench: ## Load-test the API beside pgbench on a private PostgreSQL (SCALE=1000 tenants, or SCALE=1000000; see bench/README.md)
 	bash bench/run.sh
 
-# The web app (web/, React + TypeScript + Vite). npm ci runs only when package-lock.json
+# The web app (web/, React + TypeScript + Vite). npm install (from the lock file) runs only when package-lock.json
 # is newer than the installed tree (npm writes node_modules/.package-lock.json).
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
-	cd web && npm ci --no-audit --no-fund
+	cd web && npm install --no-audit --no-fund
 
-web: web/node_modules/.package-lock.json ## Build the web app into web/dist (npm ci when needed, then vite build); embedded by the next go build
+web: web/node_modules/.package-lock.json ## Build the web app into web/dist (npm install from the lock file when needed, then vite build); embedded by the next go build
 	cd web && npm run build
 
 web-api: web/node_modules/.package-lock.json ## Regenerate web/src/api/schema.d.ts from `coditect openapi` (after changing routes)

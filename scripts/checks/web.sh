@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web app's checks (run by scripts/test.sh with the test services' environment):
 #   1. Chromium: installs Debian's chromium with apt-get when /usr/bin/chromium is missing
-#   2. npm ci in web/ (skipped when node_modules matches package-lock.json)
+#   2. npm install in web/ from the lock file (skipped when node_modules matches it)
 #   3. TypeScript typecheck, then the Vitest component tests
 #   4. vite build, then a coditect binary with the app embedded (in a temp dir)
 #   5. web/src/api/schema.d.ts is what `coditect openapi` generates now
@@ -35,8 +35,12 @@ fi
 
 cd "$root/web"
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json || package.json -nt node_modules/.package-lock.json ]]; then
-	say "npm ci"
-	npm ci --no-audit --no-fund --loglevel=error
+	# Not `npm ci`: it insists on lock entries for every platform's optional packages
+	# (rollup's native binaries), and registry mirrors that serve only this platform's
+	# cannot provide them. npm install installs the locked versions and leaves the
+	# lock file as it is.
+	say "npm install (locked versions)"
+	npm install --no-audit --no-fund --loglevel=error
 fi
 
 say "typecheck"
