@@ -272,7 +272,9 @@ start_stripe_mock() {
 	for attempt in 1 2 3; do
 		port=$(free_port)
 		log "starting stripe-mock on 127.0.0.1:$port"
-		"$bin" -http-addr "127.0.0.1:$port" >"$statedir/stripe-mock.log" 2>&1 </dev/null &
+		# HTTPS on a port the system picks, on loopback: its default is :12112 on every
+		# interface, which a second test run (or anything else) may hold.
+		"$bin" -http-addr "127.0.0.1:$port" -https-addr "127.0.0.1:" >"$statedir/stripe-mock.log" 2>&1 </dev/null &
 		pid=$!
 		echo "$pid" >"$statedir/stripe-mock.pid"
 		for ((i = 0; i < 300; i++)); do

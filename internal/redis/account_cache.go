@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"time"
 
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/coditect"
@@ -28,14 +29,14 @@ func (r *AccountReader) MembershipGet(ctx context.Context, id coditect.AccountID
 	if err != nil {
 		return account.Membership{}, err
 	}
-	var m account.Membership
-	st, hit := r.cache.Get(ctx, t, CacheQuery, "member:"+id.String(), QueryTTL, &m)
-	if hit && m.Tenant == t && m.AccountID == id {
-		return m, nil
+	var c cachedMembership
+	st, hit := r.cache.Get(ctx, t, CacheQuery, "member:"+id.String(), QueryTTL, &c)
+	if hit && c.Tenant == t && c.AccountID == id {
+		return account.Membership(c), nil
 	}
-	m, err = r.TenantReader.MembershipGet(ctx, id)
+	m, err := r.TenantReader.MembershipGet(ctx, id)
 	if err == nil {
-		r.cache.Fill(ctx, st, QueryTTL, m)
+		r.cache.Fill(ctx, st, QueryTTL, cachedMembership(m))
 	}
 	return m, err
 }
@@ -47,14 +48,14 @@ func (r *AccountReader) APIKeyGet(ctx context.Context, id coditect.APIKeyID) (ac
 	if err != nil {
 		return account.APIKey{}, err
 	}
-	var k account.APIKey
-	st, hit := r.cache.Get(ctx, t, CacheSession, "apikey:"+id.String(), SessionTTL, &k)
-	if hit && k.ID == id {
-		return k, nil
+	var c cachedAPIKey
+	st, hit := r.cache.Get(ctx, t, CacheSession, "apikey:"+id.String(), SessionTTL, &c)
+	if hit && c.ID == id {
+		return account.APIKey(c), nil
 	}
-	k, err = r.TenantReader.APIKeyGet(ctx, id)
+	k, err := r.TenantReader.APIKeyGet(ctx, id)
 	if err == nil {
-		r.cache.Fill(ctx, st, SessionTTL, k)
+		r.cache.Fill(ctx, st, SessionTTL, cachedAPIKey(k))
 	}
 	return k, err
 }
@@ -65,30 +66,41 @@ func (r *AccountReader) OrganizationGet(ctx context.Context) (account.Organizati
 	if err != nil {
 		return account.Organization{}, err
 	}
-	var o account.Organization
-	st, hit := r.cache.Get(ctx, t, CacheQuery, "organization", QueryTTL, &o)
-	if hit && o.ID == t {
-		return o, nil
+	var c cachedOrganization
+	st, hit := r.cache.Get(ctx, t, CacheQuery, "organization", QueryTTL, &c)
+	if hit && c.ID == t {
+		return account.Organization(c), nil
 	}
-	o, err = r.TenantReader.OrganizationGet(ctx)
+	o, err := r.TenantReader.OrganizationGet(ctx)
 	if err == nil {
-		r.cache.Fill(ctx, st, QueryTTL, o)
+		r.cache.Fill(ctx, st, QueryTTL, cachedOrganization(o))
 	}
 	return o, err
 }
 
-// Lookups is account.Lookups with the two lookups of every request cached: a slug's
-// tenant (query cache) and an API key prefix's key (session cache). A prefix names one
-// key forever. A slug can move to a new organization once its old one is erased, so a
-// caller that finds nothing in the cached tenant asks again with ForgetSlug first.
+// Lookups is account.Lookups with the two lookups of every request cached, in process
+// first and then in Redis: a slug's tenant (query cache) and an API key prefix's key
+// (session cache). A prefix names one key forever. A slug can move to a new
+// organization once its old one is erased, so a caller that finds nothing in the
+// cached tenant asks again with ForgetSlug first; the in-process copy of a slug lives
+// only localSlugTTL.
 type Lookups struct {
 	account.Lookups
-	cache *Cache
+	cache    *Cache
+	prefixes *local[tenantAndKey]
+	slugs    *local[coditect.TenantID]
 }
+
+// In-process lifetimes and sizes of the hottest lookups.
+const (
+	localSlugTTL  = 10 * time.Second
+	localEntryMax = 100_000
+)
 
 // NewLookups wraps next with the caches.
 func NewLookups(next account.Lookups, cache *Cache) *Lookups {
-	return &Lookups{Lookups: next, cache: cache}
+	return &Lookups{Lookups: next, cache: cache,
+		prefixes: newLocal[tenantAndKey](SessionTTL, localEntryMax), slugs: newLocal[coditect.TenantID](localSlugTTL, localEntryMax)}
 }
 
 type tenantAndKey struct {
@@ -101,13 +113,20 @@ func prefixKey(prefix string) string { return Key("apikey", prefix) }
 
 // TenantBySlug implements account.Lookups.
 func (l *Lookups) TenantBySlug(ctx context.Context, slug string) (coditect.TenantID, error) {
+	now := l.cache.now()
+	if t, ok := l.slugs.get(slug, now); ok {
+		l.cache.m.result(CacheQuery, "hit")
+		return t, nil
+	}
 	var t coditect.TenantID
 	if l.cache.getGlobal(ctx, CacheQuery, slugKey(slug), QueryTTL, &t) && !t.IsZero() {
+		l.slugs.put(slug, t, now)
 		return t, nil
 	}
 	t, err := l.Lookups.TenantBySlug(ctx, slug)
 	if err == nil {
 		l.cache.fillGlobal(ctx, slugKey(slug), QueryTTL, t)
+		l.slugs.put(slug, t, now)
 	}
 	return t, err
 }
@@ -115,18 +134,26 @@ func (l *Lookups) TenantBySlug(ctx context.Context, slug string) (coditect.Tenan
 // ForgetSlug drops a slug's cached tenant (account.Service calls it before asking
 // again when the cached tenant did not know the caller).
 func (l *Lookups) ForgetSlug(ctx context.Context, slug string) {
+	l.slugs.drop(slug)
 	_ = l.cache.c.Del(ctx, slugKey(slug)).Err()
 }
 
 // APIKeyByPrefix implements account.Lookups.
 func (l *Lookups) APIKeyByPrefix(ctx context.Context, prefix string) (coditect.TenantID, coditect.APIKeyID, error) {
+	now := l.cache.now()
+	if v, ok := l.prefixes.get(prefix, now); ok {
+		l.cache.m.result(CacheSession, "hit")
+		return v.Tenant, v.Key, nil
+	}
 	var v tenantAndKey
 	if l.cache.getGlobal(ctx, CacheSession, prefixKey(prefix), SessionTTL, &v) && !v.Tenant.IsZero() {
+		l.prefixes.put(prefix, v, now)
 		return v.Tenant, v.Key, nil
 	}
 	t, id, err := l.Lookups.APIKeyByPrefix(ctx, prefix)
 	if err == nil {
 		l.cache.fillGlobal(ctx, prefixKey(prefix), SessionTTL, tenantAndKey{t, id})
+		l.prefixes.put(prefix, tenantAndKey{t, id}, now)
 	}
 	return t, id, err
 }

@@ -67,10 +67,10 @@ func NewBillingStore(next billing.Store, cache *Cache) *BillingStore {
 	return &BillingStore{Store: next, cache: cache}
 }
 
-// cachedSubscription records a subscription, or that there is none.
-type cachedSubscription struct {
+// subscriptionEntry records a subscription, or that there is none.
+type subscriptionEntry struct {
 	Found bool
-	Sub   billing.Subscription
+	Sub   cachedSubscription
 }
 
 // Subscription implements billing.Store.
@@ -79,33 +79,41 @@ func (s *BillingStore) Subscription(ctx context.Context) (billing.Subscription, 
 	if err != nil {
 		return billing.Subscription{}, err
 	}
-	var c cachedSubscription
+	var c subscriptionEntry
 	st, hit := s.cache.Get(ctx, t, CacheQuery, "subscription", QueryTTL, &c)
 	if hit {
 		if !c.Found {
 			return billing.Subscription{}, coditect.Errorf(coditect.CodeNotFound, "no subscription")
 		}
-		return c.Sub, nil
+		return billing.Subscription(c.Sub), nil
 	}
 	sub, err := s.Store.Subscription(ctx)
 	switch {
 	case err == nil:
-		s.cache.Fill(ctx, st, QueryTTL, cachedSubscription{Found: true, Sub: sub})
+		s.cache.Fill(ctx, st, QueryTTL, subscriptionEntry{Found: true, Sub: cachedSubscription(sub)})
 	case coditect.IsNotFound(err):
-		s.cache.Fill(ctx, st, QueryTTL, cachedSubscription{})
+		s.cache.Fill(ctx, st, QueryTTL, subscriptionEntry{})
 	}
 	return sub, err
 }
 
 // Plans implements billing.Store.
 func (s *BillingStore) Plans(ctx context.Context) ([]billing.Plan, error) {
-	var plans []billing.Plan
-	if s.cache.getGlobal(ctx, CacheQuery, Key("plans"), QueryTTL, &plans) && len(plans) > 0 {
+	var cached []cachedPlan
+	if s.cache.getGlobal(ctx, CacheQuery, Key("plans"), QueryTTL, &cached) && len(cached) > 0 {
+		plans := make([]billing.Plan, len(cached))
+		for i, p := range cached {
+			plans[i] = billing.Plan(p)
+		}
 		return plans, nil
 	}
 	plans, err := s.Store.Plans(ctx)
 	if err == nil {
-		s.cache.fillGlobal(ctx, Key("plans"), QueryTTL, plans)
+		cached = make([]cachedPlan, len(plans))
+		for i, p := range plans {
+			cached[i] = cachedPlan(p)
+		}
+		s.cache.fillGlobal(ctx, Key("plans"), QueryTTL, cached)
 	}
 	return plans, err
 }

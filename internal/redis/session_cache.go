@@ -25,20 +25,20 @@ func NewSessionStore(next identity.Store, cache *Cache) *SessionStore {
 
 // SessionGet implements identity.Store: a live session only, like the database's.
 func (s *SessionStore) SessionGet(ctx context.Context, accountID coditect.AccountID, id coditect.SessionID) (identity.Session, error) {
-	var c identity.Session
+	var c cachedSession
 	st, hit := s.cache.get(ctx, accountOwner(accountID), CacheSession, id.String(), SessionTTL, &c)
 	if hit && c.AccountID == accountID && c.ID == id {
 		if !s.cache.now().Before(c.ExpiresAt) {
 			return identity.Session{}, coditect.Errorf(coditect.CodeNotFound, "session not found")
 		}
-		return c, nil
+		return identity.Session(c), nil
 	}
 	sess, err := s.Store.SessionGet(ctx, accountID, id)
 	if err != nil {
 		return sess, err // not found is not cached: a session is created live and never revived
 	}
 	sess.RevokedAt = nil
-	s.cache.fill(ctx, st, SessionTTL, sess)
+	s.cache.fill(ctx, st, SessionTTL, cachedSession(sess))
 	return sess, nil
 }
 
