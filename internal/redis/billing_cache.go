@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/coditect/coditect/internal/billing"
@@ -60,11 +61,15 @@ func (c BillingCache) SetInvoices(ctx context.Context, tenant coditect.TenantID,
 type BillingStore struct {
 	billing.Store
 	cache *Cache
+	plans *local[[]billing.Plan] // the plan table in process too: read on every request
 }
+
+// localPlansTTL is how long a process keeps the plan table without asking Redis.
+const localPlansTTL = time.Minute
 
 // NewBillingStore wraps next with the query cache.
 func NewBillingStore(next billing.Store, cache *Cache) *BillingStore {
-	return &BillingStore{Store: next, cache: cache}
+	return &BillingStore{Store: next, cache: cache, plans: newLocal[[]billing.Plan](localPlansTTL, 1)}
 }
 
 // subscriptionEntry records a subscription, or that there is none.
@@ -99,13 +104,19 @@ func (s *BillingStore) Subscription(ctx context.Context) (billing.Subscription, 
 
 // Plans implements billing.Store.
 func (s *BillingStore) Plans(ctx context.Context) ([]billing.Plan, error) {
+	now := s.cache.now()
+	if plans, ok := s.plans.get("plans", now); ok {
+		s.cache.m.result(CacheQuery, "hit")
+		return slices.Clone(plans), nil
+	}
 	var cached []cachedPlan
 	if s.cache.getGlobal(ctx, CacheQuery, Key("plans"), QueryTTL, &cached) && len(cached) > 0 {
 		plans := make([]billing.Plan, len(cached))
 		for i, p := range cached {
 			plans[i] = billing.Plan(p)
 		}
-		return plans, nil
+		s.plans.put("plans", plans, now)
+		return slices.Clone(plans), nil
 	}
 	plans, err := s.Store.Plans(ctx)
 	if err == nil {
@@ -114,6 +125,7 @@ func (s *BillingStore) Plans(ctx context.Context) ([]billing.Plan, error) {
 			cached[i] = cachedPlan(p)
 		}
 		s.cache.fillGlobal(ctx, Key("plans"), QueryTTL, cached)
+		s.plans.put("plans", slices.Clone(plans), now)
 	}
 	return plans, err
 }
