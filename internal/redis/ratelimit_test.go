@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -71,4 +72,55 @@ func TestLimiterFallsBackToTheProcessWhenRedisIsDown(t *testing.T) {
 	require.False(t, d.Allowed, "the in-process limit still limits")
 	require.True(t, d.Local)
 	require.Less(t, time.Since(start), 5*time.Second, "a dead Redis costs milliseconds, not seconds")
+}
+
+// BenchmarkLimiterAllow is the rate limiter's cost per request: one Lua call checking
+// a tenant's and a principal's bucket (compare BenchmarkCacheHit, one cache lookup).
+func BenchmarkLimiterAllow(b *testing.B) {
+	url := os.Getenv("CODITECT_TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("CODITECT_TEST_REDIS_URL is not set")
+	}
+	c, err := redis.Open(url)
+	require.NoError(b, err)
+	defer c.Close()
+	l := redis.NewLimiter(c, redis.NewMetrics(nil), ratelimit.NewLocal(nil))
+	tenant := coditect.NewID[coditect.TenantID]()
+	limits := []ratelimit.Limit{
+		{Scope: ratelimit.ScopeTenant, Tenant: tenant, Rate: 1 << 30, Period: time.Minute},
+		{Scope: ratelimit.ScopePrincipal, Tenant: tenant, Subject: "api_key:bench", Rate: 1 << 30, Period: time.Minute},
+	}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !l.Allow(ctx, limits).Allowed {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
+
+// BenchmarkCacheHit is one query-cache hit (HGET + version GET, pipelined, JSON decode).
+func BenchmarkCacheHit(b *testing.B) {
+	url := os.Getenv("CODITECT_TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("CODITECT_TEST_REDIS_URL is not set")
+	}
+	c, err := redis.Open(url)
+	require.NoError(b, err)
+	defer c.Close()
+	cache := redis.NewCache(c, redis.NewMetrics(nil), nil)
+	tenant := coditect.NewID[coditect.TenantID]()
+	ctx := context.Background()
+	var v map[string]string
+	st, _ := cache.Get(ctx, tenant, redis.CacheQuery, "bench", time.Minute, &v)
+	cache.Fill(ctx, st, time.Minute, map[string]string{"plan": "business", "role": "member"})
+	b.RunParallel(func(pb *testing.PB) {
+		var v map[string]string
+		for pb.Next() {
+			if _, hit := cache.Get(ctx, tenant, redis.CacheQuery, "bench", time.Minute, &v); !hit {
+				b.Fatal("miss")
+			}
+		}
+	})
 }
