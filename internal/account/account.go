@@ -33,4 +33,13 @@ type Membership struct {
 	AccountID coditect.AccountID `json:"account_id"`
 	Role      coditect.Role      `json:"role"`
 	CreatedAt time.Time          `json:"created_at"`
+	// Name and Email are the member's, filled in by member lists (omitted elsewhere).
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// Profile is what a member list shows of an account.
+type Profile struct {
+	Name  string
+	Email string
 }

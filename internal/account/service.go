@@ -251,7 +251,23 @@ func (s *Service) Members(ctx context.Context, p Page) ([]Membership, error) {
 	if err := coditect.Authorize(actorOf(ctx), coditect.ActReadMembers); err != nil {
 		return nil, err
 	}
-	return s.reader.MembershipList(ctx, p)
+	ms, err := s.reader.MembershipList(ctx, p)
+	if err != nil || len(ms) == 0 {
+		return ms, err
+	}
+	// The people: only accounts this tenant's own list names.
+	ids := make([]coditect.AccountID, len(ms))
+	for i, m := range ms {
+		ids[i] = m.AccountID
+	}
+	profiles, err := s.lookups.AccountProfiles(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ms {
+		ms[i].Name, ms[i].Email = profiles[ms[i].AccountID].Name, profiles[ms[i].AccountID].Email
+	}
+	return ms, nil
 }
 
 // ChangeRole sets a member's role. The last owner cannot be demoted, and only an owner

@@ -58,6 +58,8 @@ type Lookups interface {
 	TenantBySlug(ctx context.Context, slug string) (coditect.TenantID, error)
 	InvitationByToken(ctx context.Context, hash []byte) (coditect.TenantID, coditect.InvitationID, error)
 	APIKeyByPrefix(ctx context.Context, prefix string) (coditect.TenantID, coditect.APIKeyID, error)
+	// AccountProfiles returns the name and email of each existing account in ids.
+	AccountProfiles(ctx context.Context, ids []coditect.AccountID) (map[coditect.AccountID]Profile, error)
 	// APIKeysTouch records last use times, batched (never one write per request).
 	APIKeysTouch(ctx context.Context, used map[coditect.TenantID]map[coditect.APIKeyID]time.Time) error
 }

@@ -125,6 +125,8 @@ func accessSchemas() map[string]jsonSchema {
 		}),
 		"Membership": object([]string{"organization_id", "account_id", "role", "created_at"}, map[string]jsonSchema{
 			"organization_id": uuid, "account_id": uuid, "role": ref("Role"), "created_at": dateTime,
+			"name":  {"type": "string", "description": "The member's name (member lists only)."},
+			"email": {"type": "string", "description": "The member's email address (member lists only)."},
 		}),
 		"MembershipPage": pageOf("Membership"),
 		"RoleRequest":    request([]string{"role"}, map[string]jsonSchema{"role": ref("Role")}),

@@ -774,6 +774,18 @@ func TestListPages(t *testing.T) {
 
 	members := s.do(t, "GET", "/v1/orgs/acme/members", nil, bearer(ann.access))
 	s.requireSchema(t, "MembershipPage", members.body)
+	list := members.json(t)["data"].([]any)
+	require.Len(t, list, 1)
+	require.Equal(t, "ann@example.test", list[0].(map[string]any)["email"], "a member list shows people")
+	require.Equal(t, "Person ann@example.test", list[0].(map[string]any)["name"])
+
+	t.Run("another organization's members are not in it", func(t *testing.T) {
+		bob := s.signup(t, "bob@example.test", "Globex", "globex")
+		body := string(s.do(t, "GET", "/v1/orgs/globex/members", nil, bearer(bob.access)).body)
+		require.Contains(t, body, "bob@example.test")
+		require.NotContains(t, body, "ann@example.test")
+		s.do(t, "GET", "/v1/orgs/acme/members", nil, bearer(bob.access)).problem(t, http.StatusNotFound, "not_found")
+	})
 }
 
 func TestJWKS(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/coditect/coditect/internal/account"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/identity"
@@ -31,6 +33,27 @@ func (s *Store) AccountGet(ctx context.Context, id coditect.AccountID) (account.
 		r, err := q.AccountGet(ctx, uid(id))
 		out = accountOut(r.ID, r.Email, r.Name, r.PasswordHash)
 		out.EmailVerifiedAt, out.CreatedAt = r.EmailVerifiedAt, r.CreatedAt
+		return err
+	})
+	return out, dbError(err, "account")
+}
+
+// AccountProfiles implements account.Lookups: the name and email of each account in
+// ids that exists (a global read; accounts are not tenant data).
+func (s *Store) AccountProfiles(ctx context.Context, ids []coditect.AccountID) (map[coditect.AccountID]account.Profile, error) {
+	out := make(map[coditect.AccountID]account.Profile, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	uids := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		uids[i] = uid(id)
+	}
+	err := s.global(ctx, func(q *dbsqlc.Queries) error {
+		rows, err := q.AccountProfiles(ctx, uids)
+		for _, r := range rows {
+			out[coditect.AccountID(r.ID)] = account.Profile{Name: r.Name, Email: r.Email}
+		}
 		return err
 	})
 	return out, dbError(err, "account")

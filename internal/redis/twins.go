@@ -48,6 +48,8 @@ type cachedMembership struct {
 	AccountID coditect.AccountID
 	Role      coditect.Role
 	CreatedAt time.Time
+	Name      string
+	Email     string
 }
 
 type cachedOrganization struct {

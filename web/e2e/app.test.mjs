@@ -329,6 +329,10 @@ test('a team works in the web app, and another tenant cannot see its work', asyn
     await bob.getByRole('heading', { level: 1, name: 'Website' }).waitFor();
     await card(bob, 'Write the copy').waitFor();
     assert.equal(await columnOf(bob, 'Write the copy'), 'in_progress');
+    // Members are people, by name and email, not account ids.
+    await bob.getByRole('link', { name: 'Members' }).click();
+    await bob.getByRole('cell', { name: /Ada Owner \(owner\)/ }).waitFor();
+    await bob.getByText(owner.email, { exact: true }).waitFor();
     assert.deepEqual(bob.problems, []);
     await bob.context().close();
   });

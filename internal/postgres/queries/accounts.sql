@@ -40,3 +40,10 @@ WHERE (account_id, id) IN (
     WHERE s.expires_at < now() OR s.revoked_at < now() - interval '30 days'
     LIMIT $1
 );
+
+-- name: AccountProfiles :many
+-- The names and email addresses of the given accounts (a member list's people). The
+-- caller passes only ids it got from its own tenant's memberships.
+SELECT id, email, name
+FROM accounts
+WHERE id = ANY(sqlc.arg(ids)::uuid[]);

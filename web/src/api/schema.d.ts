@@ -1408,6 +1408,10 @@ export interface components {
             account_id: string;
             /** Format: date-time */
             created_at: string;
+            /** @description The member's email address (member lists only). */
+            email?: string;
+            /** @description The member's name (member lists only). */
+            name?: string;
             /** Format: uuid */
             organization_id: string;
             role: components["schemas"]["Role"];

@@ -68,7 +68,10 @@ export function Members({ org }: { org: string }) {
           <tbody>
             {list.map((m) => (
               <tr key={m.account_id}>
-                <td>{memberLabel(m, me?.account.id)}</td>
+                <td>
+                  {memberLabel(m, me?.account.id)}
+                  {m.email && <div className="hint">{m.email}</div>}
+                </td>
                 <td>
                   {admin ? (
                     <select aria-label={`Role of ${memberLabel(m, me?.account.id)}`} value={m.role} onChange={(e) => changeRole(m, e.target.value as Role)}>

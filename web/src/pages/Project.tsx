@@ -21,9 +21,11 @@ import { Empty, Field, FormError, LoadError, Loading, SelectField, formatDate, u
 
 type View = 'board' | 'list';
 
-/** A member's display name: the API lists members by account id only. */
-export function memberLabel(m: Pick<Membership, 'account_id' | 'role'>, myId?: string): string {
-  return m.account_id === myId ? `You (${m.role})` : `Member ${m.account_id.slice(0, 8)} (${m.role})`;
+/** A member's display name: "You", else their name, else their email address. */
+export function memberLabel(m: Pick<Membership, 'account_id' | 'role' | 'name' | 'email'>, myId?: string): string {
+  if (m.account_id === myId) return `You (${m.role})`;
+  const who = m.name || m.email || `Member ${m.account_id.slice(0, 8)}`;
+  return `${who} (${m.role})`;
 }
 
 function dueValue(iso: string | null | undefined): string {

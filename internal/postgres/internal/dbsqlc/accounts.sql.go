@@ -168,6 +168,40 @@ func (q *Queries) AccountMembershipList(ctx context.Context, accountID uuid.UUID
 	return items, nil
 }
 
+const accountProfiles = `-- name: AccountProfiles :many
+SELECT id, email, name
+FROM accounts
+WHERE id = ANY($1::uuid[])
+`
+
+type AccountProfilesRow struct {
+	ID    uuid.UUID
+	Email string
+	Name  string
+}
+
+// The names and email addresses of the given accounts (a member list's people). The
+// caller passes only ids it got from its own tenant's memberships.
+func (q *Queries) AccountProfiles(ctx context.Context, ids []uuid.UUID) ([]AccountProfilesRow, error) {
+	rows, err := q.db.Query(ctx, accountProfiles, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AccountProfilesRow
+	for rows.Next() {
+		var i AccountProfilesRow
+		if err := rows.Scan(&i.ID, &i.Email, &i.Name); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionPurgeExpired = `-- name: SessionPurgeExpired :execrows
 DELETE FROM sessions
 WHERE (account_id, id) IN (
