@@ -367,3 +367,17 @@ func TestTenantRateLimitFollowsThePlan(t *testing.T) {
 	_, h, _ = hit(t, "GET", org, a.AccessToken, nil)
 	require.Equal(t, "12000", h.Get("RateLimit-Limit"), "the business plan's rate")
 }
+
+// TestWebhooksAreNotLimitedPerIP: Stripe sends every customer's events from a few
+// addresses; its webhook authenticates by signature and is not on the per-IP budget.
+func TestWebhooksAreNotLimitedPerIP(t *testing.T) {
+	t.Parallel()
+	env := redisEnv(t, os.Getenv("CODITECT_TEST_REDIS_URL"))
+	env["CODITECT_RATE_LIMIT_IP"] = "2"
+	p := start(t, env, "serve")
+	for range 5 {
+		status, h, _ := hit(t, "POST", p.url+"/v1/webhooks/stripe", "", map[string]any{})
+		require.NotEqual(t, http.StatusTooManyRequests, status)
+		require.Empty(t, h.Get("RateLimit-Limit"))
+	}
+}

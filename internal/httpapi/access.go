@@ -70,11 +70,21 @@ type gated struct {
 	a     *access
 	next  http.Handler
 	cache bool // a GET whose 200 answers the response cache may keep (inOrgCached)
+	// unlimited: no per-IP budget (webhooks, which authenticate by their own signature
+	// and come from a sender's few addresses in bursts).
+	unlimited bool
 }
 
 // public marks a route that needs no credentials. It still gets the audit request
 // information and the no-store cache policy of every API answer.
 func (a *access) public(h http.Handler) http.Handler { return gated{level: authPublic, a: a, next: h} }
+
+// webhook is public for a route that checks its own signature (a provider's webhook):
+// no per-IP rate limit, since a provider sends every customer's events from a handful
+// of addresses, and a 429 would only delay them.
+func (a *access) webhook(h http.Handler) http.Handler {
+	return gated{level: authPublic, a: a, next: h, unlimited: true}
+}
 
 // maybePerson is for routes a visitor may call with or without signing in.
 func (a *access) maybePerson(h http.Handler) http.Handler {
@@ -112,7 +122,7 @@ func (g gated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := audit.WithInfo(r.Context(), audit.RequestInfo{IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 512)})
 	if g.level == authPublic {
-		if a.rateLimit(w, r, a.limits(ctx, r, coditect.Actor{}, false)) {
+		if g.unlimited || a.rateLimit(w, r, a.limits(ctx, r, coditect.Actor{}, false)) {
 			g.next.ServeHTTP(w, r.WithContext(ctx))
 		}
 		return

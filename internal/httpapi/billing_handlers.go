@@ -219,7 +219,7 @@ func addBillingRoutes(rt *router, deps Deps, a *access) {
 		Responses:   map[int]response{http.StatusOK: {Description: "The portal URL.", Schema: ref("RedirectURL")}},
 		Problems:    []int{http.StatusServiceUnavailable},
 	})
-	rt.handle("POST /v1/webhooks/stripe", a.public(mk(handleStripeWebhook)), operation{
+	rt.handle("POST /v1/webhooks/stripe", a.webhook(mk(handleStripeWebhook)), operation{
 		ID: "receiveStripeWebhook", Summary: "Stripe webhook events", Tags: tags,
 		Description: "For Stripe only. The Stripe-Signature header must sign the raw body with STRIPE_WEBHOOK_SECRET " +
 			"within 5 minutes, else 400. Each event id is recorded once (a duplicate answers 200 and does nothing) and " +

@@ -53,7 +53,7 @@ func withUI(fsys fs.FS, api *router) http.Handler {
 			http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 			return
 		}
-		if name != "" && name != "index.html" && !strings.HasPrefix(path.Base(name), ".") {
+		if name != "" && name != "index.html" && !hiddenPath(name) {
 			if b, err := fs.ReadFile(fsys, name); err == nil {
 				h.Set("Cache-Control", "no-cache")
 				http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
@@ -82,4 +82,15 @@ func isUIRequest(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// hiddenPath reports whether any segment of name starts with a dot (.vite/manifest.json,
+// .gitkeep): build metadata the app never links to is not served.
+func hiddenPath(name string) bool {
+	for _, seg := range strings.Split(name, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return true
+		}
+	}
+	return false
 }

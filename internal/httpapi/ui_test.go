@@ -17,6 +17,7 @@ func TestUI(t *testing.T) {
 		"assets/app-1a2b3c.js": {Data: []byte("console.log(1)")},
 		"favicon.svg":          {Data: []byte("<svg/>")},
 		".gitkeep":             {Data: nil},
+		".vite/manifest.json":  {Data: []byte(`{"secret":"build metadata"}`)},
 	}
 	srv := NewServer(deps)
 
@@ -54,6 +55,8 @@ func TestUI(t *testing.T) {
 		require.Equal(t, "no-cache", rec.Header().Get("Cache-Control"))
 		rec = do(t, srv, "GET", "/.gitkeep", nil)
 		require.Equal(t, index, rec.Body.String())
+		rec = do(t, srv, "GET", "/.vite/manifest.json", nil)
+		require.Equal(t, index, rec.Body.String(), "nor anything in a dot directory")
 	})
 	t.Run("the API's paths stay the API's", func(t *testing.T) {
 		t.Parallel()

@@ -275,3 +275,21 @@ func TestCacheBypassedAndInvalidationRetriedWhileRedisIsDown(t *testing.T) {
 	require.Equal(t, float64(2), cacheCount(t, reg, redis.CacheSession, "error"))
 	require.Positive(t, counterSum(t, reg, "coditect_redis_errors_total"))
 }
+
+func TestACanceledRequestDoesNotTripTheBreaker(t *testing.T) {
+	t.Parallel()
+	cache, reg, _ := cacheSetup(t)
+	tenant := coditect.NewID[coditect.TenantID]()
+	var v string
+	st, _ := cache.Get(context.Background(), tenant, redis.CacheQuery, "k", time.Minute, &v)
+	cache.Fill(context.Background(), st, time.Minute, "cached")
+
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away mid-request
+	_, hit := cache.Get(canceled, tenant, redis.CacheQuery, "k", time.Minute, &v)
+	require.False(t, hit)
+
+	_, hit = cache.Get(context.Background(), tenant, redis.CacheQuery, "k", time.Minute, &v)
+	require.True(t, hit, "the entry is still trusted and Redis still used")
+	require.Zero(t, counterSum(t, reg, "coditect_redis_errors_total"))
+}

@@ -126,7 +126,9 @@ func (h hook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Proc
 // reply from a server that is up (a missing key, NOSCRIPT before go-redis sends the
 // script itself, an unknown command) is an answer, not an outage.
 func (h hook) failed(err error) {
-	if err == nil || errors.Is(err, goredis.Nil) {
+	// A request that ended (the client went away, its deadline passed) says nothing
+	// about Redis: it must not open the breaker or distrust the cache for everyone.
+	if err == nil || errors.Is(err, goredis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	var reply goredis.Error

@@ -137,7 +137,7 @@ var secretPairs = map[string]bool{
 // (api_key_id, token_id, session_id) and their public parts (api_key_prefix) are not
 // secrets and stay readable.
 func Secret(key string) bool {
-	k := strings.ToLower(key)
+	k := strings.ToLower(snakeCase(key))
 	if k == "id" || strings.HasSuffix(k, "_id") || strings.HasSuffix(k, "_ids") || strings.HasSuffix(k, "_prefix") ||
 		strings.HasSuffix(k, "_count") || strings.HasSuffix(k, "_at") || strings.HasSuffix(k, "_ttl") {
 		return false
@@ -151,12 +151,40 @@ func Secret(key string) bool {
 	return false
 }
 
+// snakeCase splits camelCase words (accessToken → access_Token) so that keys from
+// JSON-minded code are judged word by word like snake_case ones.
+func snakeCase(key string) string {
+	var b strings.Builder
+	for i, r := range key {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			if prev := key[i-1]; prev >= 'a' && prev <= 'z' || prev >= '0' && prev <= '9' {
+				b.WriteByte('_')
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// credentialPrefixes start values that are credentials whatever key they are under:
+// Stripe secret and restricted keys and webhook secrets, and JWTs (a base64url JSON
+// header always starts "eyJ").
+var credentialPrefixes = []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"}
+
 // looksLikeCredential catches credentials logged under an innocent key: a bearer or
-// basic Authorization value, or one of CODITECT's own API keys (cdk_<prefix>_<secret>;
-// the prefix alone, cdk_<prefix>, is public).
+// basic Authorization value, a Stripe secret, a JWT, or one of CODITECT's own API keys
+// (cdk_<prefix>_<secret>; the prefix alone, cdk_<prefix>, is public).
 func looksLikeCredential(s string) bool {
 	low := strings.ToLower(s)
 	if strings.HasPrefix(low, "bearer ") || strings.HasPrefix(low, "basic ") {
+		return true
+	}
+	for _, p := range credentialPrefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	if strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") == 2 {
 		return true
 	}
 	rest, ok := strings.CutPrefix(s, "cdk_")

@@ -71,13 +71,15 @@ func TestLogHandlerRedactsSecrets(t *testing.T) {
 		slog.Group("payment_method", slog.Group("card", slog.String("number", secret), slog.String("cvc", secret))))
 	log.With("new_password", secret).WithGroup("g").Info("with", "recovery_codes", []string{secret})
 	log.Info("values", "header", "Bearer "+secret, "key", "cdk_ab_"+secret)
+	log.Info("camel and shapes", "accessToken", secret, "clientSecret", secret, "stripe", "sk_live_"+secret,
+		"hook", "whsec_"+secret, "jwt", "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0."+secret)
 	log.Info("kept", "api_key_id", "k1", "api_key_prefix", "cdk_ab", "discarded", 3, "session_id", "s1", "token_count", 2)
 	require.NotContains(t, buf.String(), secret)
 
 	got := lines(t, buf)
 	require.Equal(t, telemetry.Redacted, got[0]["password"])
 	require.Equal(t, telemetry.Redacted, got[1]["payment_method"].(map[string]any)["card"])
-	kept := got[4]
+	kept := got[5]
 	require.Equal(t, "k1", kept["api_key_id"])
 	require.Equal(t, "cdk_ab", kept["api_key_prefix"], "a prefix is the public part of a key")
 	require.Equal(t, float64(3), kept["discarded"])
