@@ -14,8 +14,8 @@ help: ## Show this help (the default target)
 	@echo
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_.-]+:.*## / { printf "  %-18s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-run: web ## Build the web app and the binary, then start the local platform at http://127.0.0.1:8080/ (bin/coditect dev, flags via ARGS=...); installs PostgreSQL if missing (as root)
-	@bash scripts/ensure-postgres.sh
+run: web ## Build the web app and the binary, then start the local platform at http://127.0.0.1:8080/ (bin/coditect dev, flags via ARGS=...); installs PostgreSQL and Redis if missing (as root)
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/ensure-postgres.sh --redis; else bash scripts/ensure-postgres.sh; fi
 	$(GO) build -o $(BIN_DIR)/coditect ./cmd/coditect
 	./$(BIN_DIR)/coditect dev $(ARGS)
 

@@ -107,6 +107,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		cfg.DatabaseOwnerURL = pg.URLFor(devOwnerRole, devDatabase)
 	}
 
+	if cfg.RedisURL == "" {
+		url, stop, err := startDevRedis(filepath.Join(*dataDir, "redis"), stdout)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.RedisURL = url
+	}
+
 	if err := migrate(ctx, cfg.DatabaseOwnerURL, []string{"up"}, io.Discard); err != nil {
 		return err
 	}

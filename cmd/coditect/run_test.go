@@ -400,6 +400,7 @@ func TestDevFromAnEmptyDirectory(t *testing.T) {
 	password := regexp.MustCompile(`Password:\s+(\S+)`).FindStringSubmatch(banner)[1]
 	status, body, _ := get(t, p.url+"/readyz")
 	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"redis":{"status":"up"}`, "dev runs a private Redis (make test installs redis-server)")
 
 	creds, err := os.ReadFile(filepath.Join(dataDir, "demo-credentials"))
 	require.NoError(t, err)
@@ -412,6 +413,7 @@ func TestDevFromAnEmptyDirectory(t *testing.T) {
 	require.NoError(t, <-p.done)
 	p.done <- nil
 	require.Contains(t, p.stdout.String(), "stopping PostgreSQL")
+	require.Contains(t, p.stdout.String(), "stopping Redis")
 
 	// Second run: same data, same demo account, PostgreSQL restarted from the data dir.
 	p2 := start(t, env, "dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
