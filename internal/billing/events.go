@@ -81,17 +81,20 @@ func (s *Service) SubscriptionCancelJob(ctx context.Context) (coditect.TenantBou
 	if s.gateway == nil {
 		return nil, nil
 	}
-	sub, err := s.store.Subscription(ctx)
-	if coditect.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sub.Status == "canceled" || sub.Status == "incomplete_expired" {
-		return nil, nil
-	}
-	return &CancelSubscriptionArgs{SubscriptionID: sub.StripeSubscriptionID}, nil
+	// Read in a transaction of its own, past any cache, waiting for a webhook that is
+	// writing the row: the id must be the current one.
+	var job coditect.TenantBoundJob
+	err := s.store.InBillingTx(ctx, func(tx Tx) error {
+		sub, err := tx.SubscriptionGetForUpdate(ctx)
+		if coditect.IsNotFound(err) || (err == nil && (sub.Status == "canceled" || sub.Status == "incomplete_expired")) {
+			return nil
+		}
+		if err == nil {
+			job = &CancelSubscriptionArgs{SubscriptionID: sub.StripeSubscriptionID}
+		}
+		return err
+	})
+	return job, err
 }
 
 // CancelSubscription cancels subscription id at Stripe now (the CancelSubscriptionArgs
