@@ -247,6 +247,7 @@ func jobs(s *services, cfg config.Config, log *slog.Logger) *worker.Registry {
 	worker.AddTenant(reg, &worker.SeatSyncWorker{Billing: s.billing})
 	worker.AddTenant(reg, &worker.DowngradeWorker{Billing: s.billing})
 	worker.AddSystem(reg, &worker.UsageReportWorker{Billing: s.billing})
+	worker.AddTenant(reg, &worker.CancelSubscriptionWorker{Billing: s.billing})
 	reg.Every(time.Hour, func() coditect.Job { return billing.ReportUsageArgs{} })
 	return reg
 }

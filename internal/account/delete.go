@@ -60,9 +60,9 @@ const DefaultEraseBatch = 1000
 // keys or OAuth clients). In one transaction it marks the organization deleted, removes
 // every membership (and the account-keyed index rows), revokes every API key, OAuth
 // client and pending invitation, writes the deletion record and the audit row, and
-// enqueues the job that erases the tenant's rows. From the commit on nobody reaches the
-// organization: members resolve it as not found and its keys are revoked. The HTTP
-// layer answers 202 Accepted.
+// enqueues the jobs that cancel its Stripe subscription (with billing) and erase the
+// tenant's rows. From the commit on nobody reaches the organization: members resolve
+// it as not found and its keys are revoked. The HTTP layer answers 202 Accepted.
 func (s *Service) DeleteOrganization(ctx context.Context) error {
 	return s.DeleteOrganizationIfMatch(ctx, "")
 }
@@ -123,8 +123,25 @@ func (s *Service) DeleteOrganizationIfMatch(ctx context.Context, ifMatch string)
 		}); err != nil {
 			return err
 		}
+		if err := s.cancelSubscription(ctx, tx); err != nil {
+			return err
+		}
 		return tx.Enqueue(ctx, &EraseArgs{})
 	})
+}
+
+// cancelSubscription enqueues, in the deletion's transaction, the job that cancels the
+// organization's paid subscription: the erasure removes the rows that name it, and
+// Stripe would otherwise go on billing an organization that no longer exists.
+func (s *Service) cancelSubscription(ctx context.Context, tx TenantTx) error {
+	if s.billing == nil {
+		return nil
+	}
+	job, err := s.billing.SubscriptionCancelJob(ctx)
+	if err != nil || job == nil {
+		return err
+	}
+	return tx.Enqueue(ctx, job)
 }
 
 // EraseTenant erases every row of the context's tenant, a deleted organization, batch

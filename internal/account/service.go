@@ -44,11 +44,13 @@ type Service struct {
 }
 
 // Billing is what account needs from the organization's plan (billing.Service): the
-// member limit, and the job that brings the subscription's seat count up to date after
-// a membership change (nil when there are no seats to sync).
+// member limit, the job that brings the subscription's seat count up to date after a
+// membership change (nil when there are no seats to sync), and the job that cancels
+// the subscription of an organization being deleted (nil when none could bill).
 type Billing interface {
 	Quota(ctx context.Context, q coditect.Quota) (coditect.Limit, error)
 	SeatSyncJob() coditect.TenantBoundJob
+	SubscriptionCancelJob(ctx context.Context) (coditect.TenantBoundJob, error)
 }
 
 // WithBilling returns a copy of s that enforces the plan's member limit on invitations

@@ -85,6 +85,16 @@ type Subscription struct {
 	StateRank            int        `json:"-"`
 }
 
+// SubscriptionRow is the subscription as an event handler's transaction locks and
+// writes it: with the dunning mark, which only event handling reads.
+type SubscriptionRow struct {
+	Subscription
+	// DunningAt is the creation time of the newest event that changed the payment
+	// standing (an invoice paid or failed, a subscription event saying active or
+	// trialing); an invoice event older than it arrived late and is ignored.
+	DunningAt *time.Time
+}
+
 // EffectivePlan is the plan whose entitlements apply: the subscribed one while the
 // subscription is live and not downgraded by dunning, otherwise free.
 func (s Subscription) EffectivePlan() string {
@@ -169,10 +179,16 @@ type Gateway interface {
 	// SetQuantity sets the seat count of the subscription's first item.
 	SetQuantity(ctx context.Context, subscriptionID string, quantity int64, idempotencyKey string) error
 	ReportUsage(ctx context.Context, e MeterEvent) error
+	// CancelSubscription cancels a subscription immediately. A subscription that is
+	// already canceled, or unknown to Stripe, is not an error: the call is idempotent.
+	CancelSubscription(ctx context.Context, id string) error
 	// VerifyEvent checks a webhook's Stripe-Signature over the raw payload (with the
-	// tolerance window) and decodes it; any failure is a malformed error.
+	// tolerance window) and reads only the envelope (ID, Type, Created, Payload), so an
+	// authentic event is always recorded; a bad signature or a payload that is not an
+	// event is a malformed error.
 	VerifyEvent(payload []byte, signature string) (Event, error)
-	// DecodeEvent decodes a payload VerifyEvent accepted earlier.
+	// DecodeEvent decodes a recorded payload fully (the processing job); an object that
+	// is not what its type says is a malformed error, and the job retries visibly.
 	DecodeEvent(payload []byte) (Event, error)
 }
 
@@ -247,9 +263,14 @@ type Tx interface {
 	// already; it returns the customer that is stored.
 	CustomerSave(ctx context.Context, customerID string) (string, error)
 	// SubscriptionGetForUpdate reads and locks the subscription; not found if none.
-	SubscriptionGetForUpdate(ctx context.Context) (Subscription, error)
-	// SubscriptionPut inserts or replaces the tenant's subscription.
-	SubscriptionPut(ctx context.Context, s Subscription) error
+	SubscriptionGetForUpdate(ctx context.Context) (SubscriptionRow, error)
+	// SubscriptionPut inserts or replaces the tenant's subscription, unless the stored
+	// one has a newer state (StateAt, then StateRank): then it answers false and
+	// changes nothing.
+	SubscriptionPut(ctx context.Context, s SubscriptionRow) (bool, error)
+	// StripeEventClaim marks a recorded event processed with outcome, in this
+	// transaction; false when it was processed already.
+	StripeEventClaim(ctx context.Context, id, outcome string) (bool, error)
 	// UsageReportedSet records the last day reported to Stripe.
 	UsageReportedSet(ctx context.Context, through time.Time) error
 	AuditLogInsert(ctx context.Context, e audit.Entry) error

@@ -46,6 +46,18 @@ func (DowngradeArgs) Kind() string { return "billing.dunning_downgrade" }
 // Debounce implements coditect.DebouncedJob.
 func (a DowngradeArgs) Debounce() time.Duration { return a.Grace }
 
+// CancelSubscriptionArgs is the tenant job that cancels a deleted organization's
+// subscription at Stripe. It carries the subscription id, read when the deletion was
+// requested, because the erasure removes the rows meanwhile (and leaves this job's
+// kind alone). Idempotent: a subscription that has ended already is left alone.
+type CancelSubscriptionArgs struct {
+	coditect.TenantJob
+	SubscriptionID string `json:"subscription_id"`
+}
+
+// Kind implements coditect.Job.
+func (CancelSubscriptionArgs) Kind() string { return "billing.cancel_subscription" }
+
 // ReportUsageArgs is the periodic system job that reports every customer's daily API
 // calls to Stripe's meter.
 type ReportUsageArgs struct{}
@@ -62,9 +74,49 @@ func (s *Service) SeatSyncJob() coditect.TenantBoundJob {
 	return &SeatSyncArgs{Delay: s.cfg.SeatDebounce}
 }
 
+// SubscriptionCancelJob is the job account enqueues in the transaction that deletes
+// the context's organization: it cancels the organization's subscription at Stripe.
+// Nil without Stripe, or without a subscription that could still bill.
+func (s *Service) SubscriptionCancelJob(ctx context.Context) (coditect.TenantBoundJob, error) {
+	if s.gateway == nil {
+		return nil, nil
+	}
+	// Read in a transaction of its own, past any cache, waiting for a webhook that is
+	// writing the row: the id must be the current one.
+	var job coditect.TenantBoundJob
+	err := s.store.InBillingTx(ctx, func(tx Tx) error {
+		sub, err := tx.SubscriptionGetForUpdate(ctx)
+		if coditect.IsNotFound(err) || (err == nil && (sub.Status == "canceled" || sub.Status == "incomplete_expired")) {
+			return nil
+		}
+		if err == nil {
+			job = &CancelSubscriptionArgs{SubscriptionID: sub.StripeSubscriptionID}
+		}
+		return err
+	})
+	return job, err
+}
+
+// CancelSubscription cancels subscription id at Stripe now (the CancelSubscriptionArgs
+// job); an error retries the job.
+func (s *Service) CancelSubscription(ctx context.Context, id string) error {
+	if s.gateway == nil {
+		return notConfigured()
+	}
+	if id == "" {
+		return nil
+	}
+	if err := s.gateway.CancelSubscription(ctx, id); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "stripe: subscription of a deleted organization canceled", "subscription", id)
+	return nil
+}
+
 // ReceiveWebhook verifies a webhook delivery (the raw body and its Stripe-Signature
 // header) and records its event once, enqueueing its processing in the same
-// transaction. A duplicate event id is accepted and does nothing. A bad or stale
+// transaction. Only the envelope is read here: an authentic event whose object does
+// not decode is recorded, and its processing job fails (and retries) instead. A duplicate event id is accepted and does nothing. A bad or stale
 // signature is malformed (400); without Stripe configured every event is refused with
 // billing.not_configured (503).
 func (s *Service) ReceiveWebhook(ctx context.Context, payload []byte, signature string) error {
@@ -92,6 +144,9 @@ const (
 	outcomeIgnored         = "ignored"
 	outcomeUnknownCustomer = "unknown_customer"
 	outcomeUnknownPrice    = "unknown_price"
+	// The state of the current subscription applied, its plan kept: the price is not one
+	// we sell.
+	outcomeAppliedUnknownPrice = "applied_unknown_price"
 )
 
 // ProcessEvent applies one recorded event (the ProcessEventArgs job). An error leaves
@@ -113,7 +168,7 @@ func (s *Service) ProcessEvent(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if outcome == outcomeUnknownCustomer || outcome == outcomeUnknownPrice {
+	if outcome == outcomeUnknownCustomer || outcome == outcomeUnknownPrice || outcome == outcomeAppliedUnknownPrice {
 		s.log.WarnContext(ctx, "stripe webhook: event not applied", "event_id", ev.ID, "type", ev.Type, "outcome", outcome,
 			"customer", ev.CustomerID)
 	}
@@ -167,15 +222,14 @@ func (s *Service) apply(ctx context.Context, ev Event) (string, error) {
 
 // applySubscription stores the subscription state an event carries, unless the stored
 // state came from a newer event: events arrive in any order, and an older one must not
-// overwrite what a newer one set.
+// overwrite what a newer one set (checked on the locked row, and again by the upsert
+// itself for a subscription that has no row yet). While a subscription is live, events
+// of another one (a second checkout) are ignored, except its deletion.
 func (s *Service) applySubscription(ctx context.Context, ev Event, st *StripeSubscription, rank int, action string) (string, error) {
 	if st == nil || st.ID == "" {
 		return "", fmt.Errorf("billing: event %s (%s) carries no subscription", ev.ID, ev.Type)
 	}
-	plan, ok := s.plans[st.PriceID]
-	if !ok {
-		return outcomeUnknownPrice, nil
-	}
+	plan, known := s.plans[st.PriceID]
 	outcome := outcomeApplied
 	err := s.store.InBillingTx(ctx, func(tx Tx) error {
 		cur, err := tx.SubscriptionGetForUpdate(ctx)
@@ -187,22 +241,49 @@ func (s *Service) applySubscription(ctx context.Context, ev Event, st *StripeSub
 			outcome = outcomeStale
 			return nil
 		}
-		if exists && rank == rankDeleted && cur.StripeSubscriptionID != st.ID {
-			outcome = outcomeStale // an older subscription ended; the current one stays
-			return nil
+		same := exists && cur.StripeSubscriptionID == st.ID
+		if exists && !same {
+			if rank == rankDeleted {
+				outcome = outcomeStale // an older subscription ended; the current one stays
+				return nil
+			}
+			if liveStatuses[cur.Status] {
+				outcome = outcomeIgnored // a second subscription must not replace the live one
+				return nil
+			}
 		}
-		next := Subscription{StripeSubscriptionID: st.ID, Plan: plan, Status: st.Status, Quantity: st.Quantity,
-			CurrentPeriodEnd: st.CurrentPeriodEnd, CancelAtPeriodEnd: st.CancelAtPeriodEnd, TrialEnd: st.TrialEnd,
-			StateAt: ev.Created, StateRank: rank}
+		if !known {
+			if !same {
+				outcome = outcomeUnknownPrice
+				return nil
+			}
+			// A price we do not sell (set in Stripe's dashboard): the plan stays, but the
+			// status, period and cancellation still count.
+			plan, outcome = cur.Plan, outcomeAppliedUnknownPrice
+		}
+		next := SubscriptionRow{Subscription: Subscription{StripeSubscriptionID: st.ID, Plan: plan, Status: st.Status,
+			Quantity: st.Quantity, CurrentPeriodEnd: st.CurrentPeriodEnd, CancelAtPeriodEnd: st.CancelAtPeriodEnd,
+			TrialEnd: st.TrialEnd, StateAt: ev.Created, StateRank: rank}}
 		if rank == rankDeleted && next.Status == "" {
 			next.Status = "canceled"
 		}
-		if exists && cur.StripeSubscriptionID == st.ID {
+		if same {
 			// Dunning state is ours, not Stripe's: it survives subscription updates.
-			next.PastDueSince, next.DowngradedAt = cur.PastDueSince, cur.DowngradedAt
+			next.PastDueSince, next.DowngradedAt, next.DunningAt = cur.PastDueSince, cur.DowngradedAt, cur.DunningAt
 		}
-		if err := tx.SubscriptionPut(ctx, next); err != nil {
+		if (next.Status == "active" || next.Status == "trialing") && !before(ev.Created, next.DunningAt) {
+			// Stripe says the subscription is in good standing as of this event: dunning
+			// that started before it is over, and older invoice events are stale.
+			at := ev.Created
+			next.PastDueSince, next.DowngradedAt, next.DunningAt = nil, nil, &at
+		}
+		applied, err := tx.SubscriptionPut(ctx, next)
+		if err != nil {
 			return err
+		}
+		if !applied {
+			outcome = outcomeStale // a newer state was stored meanwhile
+			return nil
 		}
 		return auditRow(ctx, tx, action, "subscription", st.ID, map[string]any{
 			"plan": plan, "status": next.Status, "quantity": next.Quantity, "stripe_event": ev.ID})
@@ -210,24 +291,48 @@ func (s *Service) applySubscription(ctx context.Context, ev Event, st *StripeSub
 	return outcome, err
 }
 
+// before reports whether t is before a set mark (never, when there is none).
+func before(t time.Time, mark *time.Time) bool { return mark != nil && t.Before(*mark) }
+
+// invoiceTarget locks the subscription an invoice event is about and reports whether
+// the event applies: it must be for the current subscription and not older than the
+// last change of payment standing.
+func invoiceTarget(ctx context.Context, tx Tx, ev Event) (SubscriptionRow, string, error) {
+	cur, err := tx.SubscriptionGetForUpdate(ctx)
+	if coditect.IsNotFound(err) {
+		return cur, outcomeIgnored, nil
+	}
+	if err != nil {
+		return cur, "", err
+	}
+	if ev.SubscriptionID == "" || ev.SubscriptionID != cur.StripeSubscriptionID {
+		return cur, outcomeIgnored, nil // a one-off invoice, or one of another subscription
+	}
+	if before(ev.Created, cur.DunningAt) {
+		return cur, outcomeStale, nil
+	}
+	return cur, outcomeApplied, nil
+}
+
 // invoicePaid ends dunning: the past-due mark and any downgrade go.
 func (s *Service) invoicePaid(ctx context.Context, ev Event) (string, error) {
-	outcome := outcomeApplied
+	var outcome string
 	err := s.store.InBillingTx(ctx, func(tx Tx) error {
-		cur, err := tx.SubscriptionGetForUpdate(ctx)
-		if coditect.IsNotFound(err) || (err == nil && cur.PastDueSince == nil && cur.DowngradedAt == nil) {
-			outcome = outcomeIgnored
-			return nil
-		}
-		if err != nil {
+		cur, o, err := invoiceTarget(ctx, tx, ev)
+		if outcome = o; err != nil || o != outcomeApplied {
 			return err
 		}
-		cur.PastDueSince, cur.DowngradedAt = nil, nil
-		if cur.Status == "past_due" || cur.Status == "unpaid" {
+		dunning := cur.PastDueSince != nil || cur.DowngradedAt != nil
+		at := ev.Created
+		cur.PastDueSince, cur.DowngradedAt, cur.DunningAt = nil, nil, &at
+		if (cur.Status == "past_due" || cur.Status == "unpaid") && !ev.Created.Before(cur.StateAt) {
 			cur.Status = "active"
 		}
-		if err := tx.SubscriptionPut(ctx, cur); err != nil {
+		if _, err := tx.SubscriptionPut(ctx, cur); err != nil {
 			return err
+		}
+		if !dunning {
+			return nil // only the mark moved on, so an older failure processed late is stale
 		}
 		return auditRow(ctx, tx, "billing.invoice_paid", "subscription", cur.StripeSubscriptionID, map[string]any{"stripe_event": ev.ID})
 	})
@@ -236,34 +341,43 @@ func (s *Service) invoicePaid(ctx context.Context, ev Event) (string, error) {
 
 // paymentFailed starts dunning on the first failure: the subscription is marked past
 // due, the owners are emailed, and the downgrade job is scheduled a grace period later.
-// Further failures in the same period change nothing.
+// Further failures in the same period change nothing but the mark; a failure older
+// than the last payment (its job retried late) is stale.
 func (s *Service) paymentFailed(ctx context.Context, ev Event) (string, error) {
-	outcome := outcomeApplied
 	owners, org, err := s.noticeRecipients(ctx)
 	if err != nil {
 		return "", err
 	}
+	var outcome string
 	err = s.store.InBillingTx(ctx, func(tx Tx) error {
-		cur, err := tx.SubscriptionGetForUpdate(ctx)
-		if coditect.IsNotFound(err) || (err == nil && cur.PastDueSince != nil) {
-			outcome = outcomeIgnored
+		cur, o, err := invoiceTarget(ctx, tx, ev)
+		if outcome = o; err != nil || o != outcomeApplied {
+			return err
+		}
+		if cur.DunningAt != nil && ev.Created.Equal(*cur.DunningAt) {
+			outcome = outcomeStale // same second as a payment: the payment wins
 			return nil
 		}
-		if err != nil {
+		at := ev.Created
+		cur.DunningAt = &at
+		started := cur.PastDueSince == nil
+		if started {
+			cur.PastDueSince = &at
+			if cur.Status == "active" || cur.Status == "trialing" {
+				cur.Status = "past_due"
+			}
+		}
+		if _, err := tx.SubscriptionPut(ctx, cur); err != nil {
 			return err
 		}
-		since := ev.Created
-		cur.PastDueSince = &since
-		if cur.Status == "active" || cur.Status == "trialing" {
-			cur.Status = "past_due"
-		}
-		if err := tx.SubscriptionPut(ctx, cur); err != nil {
-			return err
+		if !started {
+			outcome = outcomeIgnored
+			return nil
 		}
 		if err := auditRow(ctx, tx, "billing.payment_failed", "subscription", cur.StripeSubscriptionID, map[string]any{"stripe_event": ev.ID}); err != nil {
 			return err
 		}
-		if err := s.notify(ctx, tx, owners, Notice{Kind: NoticePaymentFailed, OrganizationName: org, Date: since.Add(s.cfg.GracePeriod)}); err != nil {
+		if err := s.notify(ctx, tx, owners, Notice{Kind: NoticePaymentFailed, OrganizationName: org, Date: at.Add(s.cfg.GracePeriod)}); err != nil {
 			return err
 		}
 		return tx.Enqueue(ctx, &DowngradeArgs{Grace: s.cfg.GracePeriod})
@@ -281,7 +395,13 @@ func (s *Service) trialEnding(ctx context.Context, ev Event) (string, error) {
 	if ev.Subscription != nil && ev.Subscription.TrialEnd != nil {
 		end = *ev.Subscription.TrialEnd
 	}
+	// The event is marked done in the transaction that enqueues the emails: a retry
+	// after a lost done-mark sends nothing twice.
 	return outcomeApplied, s.store.InBillingTx(ctx, func(tx Tx) error {
+		claimed, err := tx.StripeEventClaim(ctx, ev.ID, outcomeApplied)
+		if err != nil || !claimed {
+			return err
+		}
 		return s.notify(ctx, tx, owners, Notice{Kind: NoticeTrialEnding, OrganizationName: org, Date: end})
 	})
 }
@@ -351,7 +471,7 @@ func (s *Service) SyncSeats(ctx context.Context) error {
 			}
 			prev := cur.Quantity
 			cur.Quantity = seats
-			if err := tx.SubscriptionPut(ctx, cur); err != nil {
+			if _, err := tx.SubscriptionPut(ctx, cur); err != nil {
 				return err
 			}
 			return auditRow(ctx, tx, "billing.seats_update", "subscription", cur.StripeSubscriptionID,
@@ -380,8 +500,8 @@ func (s *Service) Downgrade(ctx context.Context, grace time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if cur.PastDueSince == nil || cur.DowngradedAt != nil {
-			return nil // paid meanwhile, or done already
+		if cur.PastDueSince == nil || cur.DowngradedAt != nil || cur.Status == "active" || cur.Status == "trialing" {
+			return nil // paid meanwhile (Stripe says it is in good standing), or done already
 		}
 		due := cur.PastDueSince.Add(grace)
 		now := s.now()
@@ -389,7 +509,7 @@ func (s *Service) Downgrade(ctx context.Context, grace time.Duration) error {
 			return ErrNotDue{At: due}
 		}
 		cur.DowngradedAt = &now
-		if err := tx.SubscriptionPut(ctx, cur); err != nil {
+		if _, err := tx.SubscriptionPut(ctx, cur); err != nil {
 			return err
 		}
 		return auditRow(ctx, tx, "billing.downgrade", "subscription", cur.StripeSubscriptionID,

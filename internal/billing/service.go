@@ -247,6 +247,15 @@ func (s *Service) Checkout(ctx context.Context, plan string) (string, error) {
 	if price == "" {
 		return "", coditect.Invalid(coditect.FieldError{Field: "plan", Message: "must be a plan that can be bought: " + strings.Join(s.purchasable(), ", ")})
 	}
+	// One subscription per organization: a second checkout would bill twice.
+	sub, err := s.store.Subscription(ctx)
+	if err != nil && !coditect.IsNotFound(err) {
+		return "", err
+	}
+	if err == nil && liveStatuses[sub.Status] {
+		return "", &coditect.Error{Code: coditect.CodeBillingAlreadySubscribed, Kind: coditect.CodeConflict,
+			Message: "the organization already has a subscription (" + sub.Status + "); change its plan or seats in the billing portal (POST /v1/orgs/{org}/billing/portal)"}
+	}
 	seats, err := s.store.MemberCount(ctx)
 	if err != nil {
 		return "", err

@@ -37,10 +37,18 @@ type fixture struct {
 	now    *atomic.Pointer[time.Time]
 }
 
-// flaky fails the next InBillingTx when armed: a handler failure.
+// flaky fails the next InBillingTx when armed (a handler failure), and the next
+// StripeEventDone when failDone is (a lost done-mark after the handler committed).
 type flaky struct {
 	billing.Store
-	fail atomic.Bool
+	fail, failDone atomic.Bool
+}
+
+func (f *flaky) StripeEventDone(ctx context.Context, id, outcome string) error {
+	if f.failDone.CompareAndSwap(true, false) {
+		return coditect.Errorf(coditect.CodeUnavailable, "database hiccup")
+	}
+	return f.Store.StripeEventDone(ctx, id, outcome)
 }
 
 func (f *flaky) InBillingTx(ctx context.Context, fn func(billing.Tx) error) error {
@@ -123,9 +131,12 @@ func subscriptionEvent(id, typ, customer, sub, price, status string, quantity in
 		"price":{"id":%q,"object":"price"}}]}}}}`, id, created.Unix(), typ, sub, customer, status, quantity, created.Add(30*24*time.Hour).Unix(), price)
 }
 
-func invoiceEvent(id, typ, customer string, created time.Time) []byte {
-	return fmt.Appendf(nil, `{"id":%q,"object":"event","created":%d,"type":%q,"data":{"object":{"id":"in_1","object":"invoice","customer":%q}}}`,
-		id, created.Unix(), typ, customer)
+// invoiceEvent is an invoice.* event of subscription sub (its parent, as Stripe's
+// current API versions name it).
+func invoiceEvent(id, typ, customer, sub string, created time.Time) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"object":"event","created":%d,"type":%q,"data":{"object":{"id":"in_1","object":"invoice","customer":%q,
+		"parent":{"type":"subscription_details","subscription_details":{"subscription":%q}}}}}`,
+		id, created.Unix(), typ, customer, sub)
 }
 
 // deliver posts an event through ReceiveWebhook and runs its job (as the worker would).
@@ -274,14 +285,14 @@ func TestWebhooks(t *testing.T) {
 
 	// Dunning: a failed payment marks the subscription past due, emails the owner and
 	// schedules the downgrade, which comes only after the grace period.
-	f.deliver(t, invoiceEvent("evt_fail", "invoice.payment_failed", "cus_acme", t0.Add(time.Minute)))
+	f.deliver(t, invoiceEvent("evt_fail", "invoice.payment_failed", "cus_acme", "sub_1", t0.Add(time.Minute)))
 	v = f.subscription(t)
 	require.Equal(t, "past_due", v.Status)
 	require.NotNil(t, v.PastDueSince)
 	require.Equal(t, "business", v.EffectivePlan, "the plan holds during the grace period")
 	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'mail.send' AND args->>'to' = 'acme-owner@example.com' AND args->>'template' = 'billing_notice'"))
 	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'billing.dunning_downgrade' AND state = 'scheduled' AND scheduled_at > now() + interval '71 hours'"))
-	f.deliver(t, invoiceEvent("evt_fail2", "invoice.payment_failed", "cus_acme", t0.Add(2*time.Minute)))
+	f.deliver(t, invoiceEvent("evt_fail2", "invoice.payment_failed", "cus_acme", "sub_1", t0.Add(2*time.Minute)))
 	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'mail.send'"), "one email per dunning period")
 
 	err = f.svc.Downgrade(f.owner, 72*time.Hour)
@@ -297,7 +308,7 @@ func TestWebhooks(t *testing.T) {
 	require.NotNil(t, v.DowngradedAt)
 
 	// A paid invoice restores the plan.
-	f.deliver(t, invoiceEvent("evt_paid", "invoice.paid", "cus_acme", t0.Add(3*time.Minute)))
+	f.deliver(t, invoiceEvent("evt_paid", "invoice.paid", "cus_acme", "sub_1", t0.Add(3*time.Minute)))
 	v = f.subscription(t)
 	require.Equal(t, "business", v.EffectivePlan)
 	require.Equal(t, "active", v.Status)
@@ -404,4 +415,182 @@ func TestNotConfigured(t *testing.T) {
 	}
 	require.Nil(t, svc.SeatSyncJob())
 	require.NoError(t, svc.SyncSeats(owner), "no seats to sync")
+}
+
+// outcome is the recorded outcome of a processed event.
+func (f fixture) outcome(t *testing.T, id string) string {
+	t.Helper()
+	var o string
+	require.NoError(t, f.admin.QueryRow(context.Background(), "SELECT coalesce(outcome, '') FROM stripe_events WHERE event_id = $1", id).Scan(&o))
+	return o
+}
+
+// A payment failure whose job is retried late, after a later payment was applied, must
+// not start dunning; invoice events of another subscription are ignored; a newer
+// subscription event saying active ends dunning.
+func TestDunningOrder(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.withCustomer(t, f.owner, "cus_dun")
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	f.deliver(t, subscriptionEvent("evt_c", "customer.subscription.created", "cus_dun", "sub_1", "price_pro", "active", 1, t0))
+	mails := func() int { return f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'mail.send'") }
+
+	f.deliver(t, invoiceEvent("evt_paid", "invoice.paid", "cus_dun", "sub_1", t0.Add(2*time.Minute)))
+	f.deliver(t, invoiceEvent("evt_fail_late", "invoice.payment_failed", "cus_dun", "sub_1", t0.Add(time.Minute)))
+	require.Equal(t, "stale", f.outcome(t, "evt_fail_late"))
+	v := f.subscription(t)
+	require.Equal(t, "active", v.Status)
+	require.Nil(t, v.PastDueSince)
+	require.Zero(t, mails())
+	require.Zero(t, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'billing.dunning_downgrade'"))
+
+	// Another subscription's failure (or a one-off invoice's) is not this one's.
+	f.deliver(t, invoiceEvent("evt_fail_other", "invoice.payment_failed", "cus_dun", "sub_other", t0.Add(3*time.Minute)))
+	f.deliver(t, invoiceEvent("evt_fail_oneoff", "invoice.payment_failed", "cus_dun", "", t0.Add(3*time.Minute)))
+	require.Equal(t, "ignored", f.outcome(t, "evt_fail_other"))
+	require.Equal(t, "ignored", f.outcome(t, "evt_fail_oneoff"))
+	require.Nil(t, f.subscription(t).PastDueSince)
+
+	// A real failure, then Stripe says active again (a newer event): dunning is over, and
+	// the downgrade job finds nothing to do.
+	f.deliver(t, invoiceEvent("evt_fail", "invoice.payment_failed", "cus_dun", "sub_1", t0.Add(4*time.Minute)))
+	require.Equal(t, "past_due", f.subscription(t).Status)
+	require.Equal(t, 1, mails())
+	f.deliver(t, subscriptionEvent("evt_ok", "customer.subscription.updated", "cus_dun", "sub_1", "price_pro", "active", 1, t0.Add(5*time.Minute)))
+	v = f.subscription(t)
+	require.Equal(t, "active", v.Status)
+	require.Nil(t, v.PastDueSince)
+	later := time.Now().Add(100 * time.Hour)
+	f.now.Store(&later)
+	require.NoError(t, f.svc.Downgrade(f.owner, 72*time.Hour))
+	require.Equal(t, "pro", f.subscription(t).EffectivePlan)
+
+	// Downgrade leaves a subscription alone that is live and in good standing, whatever
+	// its past-due mark says.
+	_, err := f.admin.Exec(context.Background(), "UPDATE subscriptions SET past_due_since = $2 WHERE tenant_id = $1", f.tenant.String(), t0)
+	require.NoError(t, err)
+	require.NoError(t, f.svc.Downgrade(f.owner, 72*time.Hour))
+	v = f.subscription(t)
+	require.Nil(t, v.DowngradedAt)
+	require.Equal(t, "pro", v.EffectivePlan)
+}
+
+// A price we do not sell (set in Stripe's dashboard) still carries the status,
+// cancellation and deletion of the current subscription; the plan stays.
+func TestUnknownPriceKeepsPlan(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.withCustomer(t, f.owner, "cus_up")
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	f.deliver(t, subscriptionEvent("evt_c", "customer.subscription.created", "cus_up", "sub_1", "price_pro", "active", 1, t0))
+	f.deliver(t, subscriptionEvent("evt_u", "customer.subscription.updated", "cus_up", "sub_1", "price_custom", "past_due", 3, t0.Add(time.Minute)))
+	v := f.subscription(t)
+	require.Equal(t, "pro", v.Plan)
+	require.Equal(t, "past_due", v.Status)
+	require.Equal(t, int64(3), v.Quantity)
+	require.Equal(t, "applied_unknown_price", f.outcome(t, "evt_u"))
+	f.deliver(t, subscriptionEvent("evt_d", "customer.subscription.deleted", "cus_up", "sub_1", "price_custom", "canceled", 3, t0.Add(2*time.Minute)))
+	v = f.subscription(t)
+	require.Equal(t, "canceled", v.Status)
+	require.Equal(t, "free", v.EffectivePlan)
+
+	t.Run("not the current subscription", func(t *testing.T) {
+		f.deliver(t, subscriptionEvent("evt_x", "customer.subscription.updated", "cus_up", "sub_x", "price_custom", "active", 1, t0.Add(3*time.Minute)))
+		require.Equal(t, "unknown_price", f.outcome(t, "evt_x"))
+		require.Equal(t, "canceled", f.subscription(t).Status)
+	})
+}
+
+// One subscription per organization: checkout refuses while one is live, and events of
+// a second subscription do not replace the live one.
+func TestSecondSubscription(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.withCustomer(t, f.owner, "cus_two")
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	f.deliver(t, subscriptionEvent("evt_c", "customer.subscription.created", "cus_two", "sub_1", "price_pro", "trialing", 1, t0))
+
+	_, err := f.svc.Checkout(f.owner, "business")
+	require.Equal(t, coditect.CodeBillingAlreadySubscribed, coditect.ErrorCode(err))
+	require.Equal(t, coditect.CodeConflict, coditect.ErrorKind(err))
+	require.Contains(t, err.Error(), "portal")
+
+	f.deliver(t, subscriptionEvent("evt_c2", "customer.subscription.created", "cus_two", "sub_2", "price_business", "active", 1, t0.Add(time.Minute)))
+	require.Equal(t, "ignored", f.outcome(t, "evt_c2"))
+	v := f.subscription(t)
+	require.Equal(t, "pro", v.Plan)
+	require.Equal(t, "trialing", v.Status)
+
+	// Once it has ended, a new checkout is allowed.
+	f.deliver(t, subscriptionEvent("evt_d", "customer.subscription.deleted", "cus_two", "sub_1", "price_pro", "canceled", 1, t0.Add(2*time.Minute)))
+	url, err := f.svc.Checkout(f.owner, "business")
+	require.NoError(t, err)
+	require.Contains(t, url, "https://")
+}
+
+// An authentic event whose object does not decode is recorded (200 to Stripe); its
+// job fails, so it is retried and visible, rather than the delivery being refused.
+func TestUndecodableEventIsRecorded(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	p := []byte(`{"id":"evt_odd","object":"event","created":1767225600,"type":"invoice.paid","data":{"object":"not an invoice"}}`)
+	require.NoError(t, f.svc.ReceiveWebhook(context.Background(), p, sign(p, time.Now(), webhookSecret)))
+	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM stripe_events WHERE event_id = 'evt_odd' AND type = 'invoice.paid' AND created = to_timestamp(1767225600)"))
+	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'billing.process_event' AND args->>'event_id' = 'evt_odd'"))
+	err := f.svc.ProcessEvent(context.Background(), "evt_odd")
+	require.Equal(t, coditect.CodeMalformed, coditect.ErrorCode(err))
+	require.Equal(t, 0, f.count(t, "SELECT count(*) FROM stripe_events WHERE event_id = 'evt_odd' AND processed_at IS NOT NULL"))
+
+	// Not an event at all, though signed: refused.
+	bad := []byte(`{"object":"event"}`)
+	err = f.svc.ReceiveWebhook(context.Background(), bad, sign(bad, time.Now(), webhookSecret))
+	require.Equal(t, coditect.CodeMalformed, coditect.ErrorCode(err))
+}
+
+// The trial-ending notice is sent once even when marking its event done fails after
+// the emails were enqueued and the job retries.
+func TestTrialNoticeOnce(t *testing.T) {
+	t.Parallel()
+	var fl *flaky
+	f := setup(t, func(s billing.Store) billing.Store { fl = &flaky{Store: s}; return fl })
+	f.withCustomer(t, f.owner, "cus_trial")
+	p := subscriptionEvent("evt_trial", "customer.subscription.trial_will_end", "cus_trial", "sub_t", "price_pro", "trialing", 1, time.Now())
+	require.NoError(t, f.svc.ReceiveWebhook(context.Background(), p, sign(p, time.Now(), webhookSecret)))
+	fl.failDone.Store(true)
+	require.Error(t, f.svc.ProcessEvent(context.Background(), "evt_trial"))
+	require.NoError(t, f.svc.ProcessEvent(context.Background(), "evt_trial")) // the retry
+	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM river_job WHERE kind = 'mail.send'"))
+	require.Equal(t, "applied", f.outcome(t, "evt_trial"))
+}
+
+// Deleting an organization cancels its Stripe subscription: the deletion enqueues the
+// job (with the subscription id, as the erasure removes the rows), the erasure leaves
+// it, and it cancels at Stripe (stripe-mock), idempotently.
+func TestDeleteOrganizationCancelsSubscription(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	f.withCustomer(t, f.owner, "cus_del")
+	f.deliver(t, subscriptionEvent("evt_c", "customer.subscription.created", "cus_del", "sub_del", "price_pro", "active", 1, time.Now()))
+	accounts := account.NewService(postgres.AccountStore{Store: f.store}, f.store, f.store, "coditect.test", nil).WithBilling(f.svc)
+	require.NoError(t, accounts.DeleteOrganization(f.owner))
+	const job = "SELECT count(*) FROM river_job WHERE kind = 'billing.cancel_subscription' AND args->>'subscription_id' = 'sub_del' AND args->>'tenant_id' = $1"
+	require.Equal(t, 1, f.count(t, job, f.tenant.String()))
+
+	sys := coditect.WithActor(context.Background(), coditect.SystemActor(f.tenant))
+	_, err := account.EraseTenant(sys, f.store, 0)
+	require.NoError(t, err)
+	require.Zero(t, f.count(t, "SELECT count(*) FROM subscriptions WHERE tenant_id = $1", f.tenant.String()))
+	require.Equal(t, 1, f.count(t, job, f.tenant.String()), "the erasure leaves the cancellation")
+
+	require.NoError(t, f.svc.CancelSubscription(sys, "sub_del"))
+	require.NoError(t, f.svc.CancelSubscription(sys, "sub_del"), "a retry is harmless")
+
+	t.Run("nothing to cancel", func(t *testing.T) {
+		t.Parallel()
+		other, _ := newOrg(t, f.store, "nosub")
+		j, err := f.svc.SubscriptionCancelJob(other)
+		require.NoError(t, err)
+		require.Nil(t, j)
+	})
 }

@@ -94,6 +94,9 @@ func IsNotFound(err error) bool { return ErrorKind(err) == CodeNotFound }
 const (
 	CodeLimitReached         Code = "billing.limit_reached"
 	CodeBillingNotConfigured Code = "billing.not_configured"
+	// CodeBillingAlreadySubscribed (Kind CodeConflict): checkout while a subscription is
+	// live; plan and seat changes go through the portal.
+	CodeBillingAlreadySubscribed Code = "billing.already_subscribed"
 )
 
 // Quota names a limit a plan sets.

@@ -208,10 +208,11 @@ func addBillingRoutes(rt *router, deps Deps, a *access) {
 	rt.handle("POST /v1/orgs/{org}/billing/checkout", a.inOrg(mk(handleBillingCheckout)), operation{
 		ID: "createCheckout", Summary: "Start buying a plan (Stripe Checkout)", Tags: tags, PathParams: org,
 		Description: "Owner only. A Stripe Checkout Session in subscription mode, one seat per member; the subscription " +
-			"takes effect when Stripe's webhook confirms it. 503 billing.not_configured without Stripe.",
+			"takes effect when Stripe's webhook confirms it. 409 billing.already_subscribed while a subscription is active, " +
+			"trialing or past due (change plan or seats in the portal). 503 billing.not_configured without Stripe.",
 		Body:      &requestBody{Schema: ref("CheckoutRequest")},
 		Responses: map[int]response{http.StatusOK: {Description: "The Checkout URL.", Schema: ref("RedirectURL")}},
-		Problems:  []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Problems:  []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	})
 	rt.handle("POST /v1/orgs/{org}/billing/portal", a.inOrg(mk(handleBillingPortal)), operation{
 		ID: "createPortalSession", Summary: "Manage the subscription (Stripe Customer Portal)", Tags: tags, PathParams: org,

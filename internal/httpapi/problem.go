@@ -26,7 +26,7 @@ func statusFor(kind coditect.Code) int {
 		return http.StatusBadRequest
 	case coditect.CodeNotFound:
 		return http.StatusNotFound
-	case coditect.CodeConflict:
+	case coditect.CodeConflict, coditect.CodeBillingAlreadySubscribed:
 		return http.StatusConflict
 	case coditect.CodeUnauthorized:
 		return http.StatusUnauthorized

@@ -22,21 +22,22 @@ import (
 func TestStatusForEveryCode(t *testing.T) {
 	t.Parallel()
 	want := map[coditect.Code]int{
-		coditect.CodeInternal:             http.StatusInternalServerError,
-		coditect.CodeInvalid:              http.StatusUnprocessableEntity,
-		coditect.CodeMalformed:            http.StatusBadRequest,
-		coditect.CodeNotFound:             http.StatusNotFound,
-		coditect.CodeConflict:             http.StatusConflict,
-		coditect.CodeUnauthorized:         http.StatusUnauthorized,
-		coditect.CodeForbidden:            http.StatusForbidden,
-		coditect.CodeTooLarge:             http.StatusRequestEntityTooLarge,
-		coditect.CodeRateLimited:          http.StatusTooManyRequests,
-		coditect.CodePrecondition:         http.StatusPreconditionFailed,
-		coditect.CodeUnavailable:          http.StatusServiceUnavailable,
-		coditect.CodeNoTenant:             http.StatusInternalServerError,
-		codeMethodNotAllowed:              http.StatusMethodNotAllowed,
-		coditect.CodeLimitReached:         http.StatusPaymentRequired,
-		coditect.CodeBillingNotConfigured: http.StatusServiceUnavailable,
+		coditect.CodeInternal:                 http.StatusInternalServerError,
+		coditect.CodeInvalid:                  http.StatusUnprocessableEntity,
+		coditect.CodeMalformed:                http.StatusBadRequest,
+		coditect.CodeNotFound:                 http.StatusNotFound,
+		coditect.CodeConflict:                 http.StatusConflict,
+		coditect.CodeUnauthorized:             http.StatusUnauthorized,
+		coditect.CodeForbidden:                http.StatusForbidden,
+		coditect.CodeTooLarge:                 http.StatusRequestEntityTooLarge,
+		coditect.CodeRateLimited:              http.StatusTooManyRequests,
+		coditect.CodePrecondition:             http.StatusPreconditionFailed,
+		coditect.CodeUnavailable:              http.StatusServiceUnavailable,
+		coditect.CodeNoTenant:                 http.StatusInternalServerError,
+		codeMethodNotAllowed:                  http.StatusMethodNotAllowed,
+		coditect.CodeLimitReached:             http.StatusPaymentRequired,
+		coditect.CodeBillingNotConfigured:     http.StatusServiceUnavailable,
+		coditect.CodeBillingAlreadySubscribed: http.StatusConflict,
 	}
 	for code, status := range want {
 		require.Equal(t, status, statusFor(code), code)

@@ -233,20 +233,31 @@ func (tx billingTx) CustomerSave(ctx context.Context, customerID string) (string
 }
 
 // SubscriptionGetForUpdate implements billing.Tx.
-func (tx billingTx) SubscriptionGetForUpdate(ctx context.Context) (billing.Subscription, error) {
+func (tx billingTx) SubscriptionGetForUpdate(ctx context.Context) (billing.SubscriptionRow, error) {
 	r, err := tx.q.SubscriptionGetForUpdate(ctx, tenantUID(tx.tenant))
 	if err != nil {
-		return billing.Subscription{}, dbError(err, "subscription")
+		return billing.SubscriptionRow{}, dbError(err, "subscription")
 	}
-	return subscriptionOf(r), nil
+	return billing.SubscriptionRow{Subscription: subscriptionOf(r), DunningAt: r.DunningAt}, nil
 }
 
-// SubscriptionPut implements billing.Tx.
-func (tx billingTx) SubscriptionPut(ctx context.Context, s billing.Subscription) error {
-	return dbError(tx.q.SubscriptionPut(ctx, dbsqlc.SubscriptionPutParams{TenantID: tenantUID(tx.tenant),
+// SubscriptionPut implements billing.Tx: false when the stored state is newer (by
+// state_at, then state_rank) and stays.
+func (tx billingTx) SubscriptionPut(ctx context.Context, s billing.SubscriptionRow) (bool, error) {
+	n, err := tx.q.SubscriptionPut(ctx, dbsqlc.SubscriptionPutParams{TenantID: tenantUID(tx.tenant),
 		StripeSubscriptionID: s.StripeSubscriptionID, PlanID: s.Plan, Status: s.Status, Quantity: int32(s.Quantity),
 		CurrentPeriodEnd: s.CurrentPeriodEnd, CancelAtPeriodEnd: s.CancelAtPeriodEnd, TrialEnd: s.TrialEnd,
-		PastDueSince: s.PastDueSince, DowngradedAt: s.DowngradedAt, StateAt: s.StateAt, StateRank: int16(s.StateRank)}), "subscription")
+		PastDueSince: s.PastDueSince, DowngradedAt: s.DowngradedAt, StateAt: s.StateAt, StateRank: int16(s.StateRank),
+		DunningAt: s.DunningAt})
+	return n == 1, dbError(err, "subscription")
+}
+
+// StripeEventClaim implements billing.Tx: it marks the event processed in this
+// transaction (stripe_events is a global table keyed by event id), false when it was
+// already.
+func (tx billingTx) StripeEventClaim(ctx context.Context, id, outcome string) (bool, error) {
+	n, err := tx.q.StripeEventClaim(ctx, dbsqlc.StripeEventClaimParams{EventID: id, Outcome: &outcome})
+	return n == 1, dbError(err, "stripe event")
 }
 
 // UsageReportedSet implements billing.Tx: it only ever moves forward.

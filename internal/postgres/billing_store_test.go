@@ -44,8 +44,9 @@ func TestStoreBilling(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return tx.SubscriptionPut(bn.a, billing.Subscription{StripeSubscriptionID: "sub_a", Plan: "pro", Status: "active", Quantity: 3,
-			StateAt: at, StateRank: 2})
+		_, err = tx.SubscriptionPut(bn.a, billing.SubscriptionRow{Subscription: billing.Subscription{StripeSubscriptionID: "sub_a",
+			Plan: "pro", Status: "active", Quantity: 3, StateAt: at, StateRank: 2}})
+		return err
 	}))
 	cust, err := bs.Customer(bn.a)
 	require.NoError(t, err)
@@ -146,4 +147,78 @@ func TestStoreBillingLimitCounts(t *testing.T) {
 		require.Equal(t, int64(0), n)
 		return err
 	}))
+}
+
+// A subscription with no row yet: two events race to insert it, and the one that loses
+// the race (its state older) must not overwrite the newer one (the upsert's guard, as
+// SELECT … FOR UPDATE locks nothing when there is no row).
+func TestStoreSubscriptionPutKeepsNewerState(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	bs := postgres.BillingStore{Store: bn.store}
+	t0 := time.Date(2026, time.March, 10, 9, 0, 0, 0, time.UTC)
+	row := func(status string, at time.Time, rank int) billing.SubscriptionRow {
+		return billing.SubscriptionRow{Subscription: billing.Subscription{StripeSubscriptionID: "sub_new", Plan: "pro",
+			Status: status, Quantity: 1, StateAt: at, StateRank: rank}, DunningAt: &at}
+	}
+	put := func(ctx context.Context, r billing.SubscriptionRow) bool {
+		t.Helper()
+		var applied bool
+		require.NoError(t, bs.InBillingTx(ctx, func(tx billing.Tx) (err error) {
+			applied, err = tx.SubscriptionPut(ctx, r)
+			return err
+		}))
+		return applied
+	}
+
+	// The update (active, t0+1s) commits first; the creation (incomplete, t0) that
+	// saw no row and inserts after it is refused.
+	require.True(t, put(bn.a, row("active", t0.Add(time.Second), 2)))
+	require.False(t, put(bn.a, row("incomplete", t0, 1)))
+	// Same second: the higher rank wins, an equal one replaces (an idempotent repeat).
+	require.False(t, put(bn.a, row("incomplete", t0.Add(time.Second), 1)))
+	require.True(t, put(bn.a, row("active", t0.Add(time.Second), 2)))
+	sub, err := bs.Subscription(bn.a)
+	require.NoError(t, err)
+	require.Equal(t, "active", sub.Status)
+	require.NoError(t, bs.InBillingTx(bn.a, func(tx billing.Tx) error {
+		got, err := tx.SubscriptionGetForUpdate(bn.a)
+		require.NotNil(t, got.DunningAt)
+		require.True(t, got.DunningAt.Equal(t0.Add(time.Second)))
+		return err
+	}))
+	require.True(t, put(bn.a, row("canceled", t0.Add(time.Minute), 3)))
+	sub, err = bs.Subscription(bn.a)
+	require.NoError(t, err)
+	require.Equal(t, "canceled", sub.Status)
+
+	t.Run("other tenant", func(t *testing.T) {
+		t.Parallel()
+		// B's older state is B's own first row: A's newer one does not block it, and
+		// A's row is untouched.
+		require.True(t, put(bn.b, row("incomplete", t0, 1)))
+		sub, err := bs.Subscription(bn.a)
+		require.NoError(t, err)
+		require.Equal(t, "canceled", sub.Status)
+	})
+}
+
+// StripeEventClaim marks an event processed in a tenant's transaction once.
+func TestStoreStripeEventClaim(t *testing.T) {
+	t.Parallel()
+	bn := setup(t)
+	bs := postgres.BillingStore{Store: bn.store}
+	ev := billing.Event{ID: "evt_claim", Type: "customer.subscription.trial_will_end", Created: time.Now(), Payload: json.RawMessage(`{"id":"evt_claim"}`)}
+	_, err := bs.StripeEventRecord(context.Background(), ev, noopSystemJob{})
+	require.NoError(t, err)
+	claim := func() bool {
+		var ok bool
+		require.NoError(t, bs.InBillingTx(bn.a, func(tx billing.Tx) (err error) {
+			ok, err = tx.StripeEventClaim(bn.a, "evt_claim", "applied")
+			return err
+		}))
+		return ok
+	}
+	require.True(t, claim())
+	require.False(t, claim(), "claimed once")
 }

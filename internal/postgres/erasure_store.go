@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coditect/coditect/internal/account"
+	"github.com/coditect/coditect/internal/billing"
 	"github.com/coditect/coditect/internal/coditect"
 	"github.com/coditect/coditect/internal/postgres/internal/dbsqlc"
 )
@@ -214,8 +215,9 @@ func ErasedTables() []string {
 // retryable, finished): their arguments name the tenant and would otherwise run
 // against, or keep data of, an erased tenant. river_job is coordinator-local, not a
 // tenant table; River's GIN index on args finds the rows. Running jobs are left alone
-// (River's cleaner removes them once finished), and so are erase jobs: one waiting to
-// be retried must survive a run of the eraser outside it.
+// (River's cleaner removes them once finished), and so are erase jobs (one waiting to
+// be retried must survive a run of the eraser outside it) and Stripe cancellations
+// (they carry the subscription id and must run after the rows are gone).
 func eraseJobs(ctx context.Context, r eraseRun) (map[string]int64, error) {
 	match, err := json.Marshal(map[string]coditect.TenantID{"tenant_id": coditect.TenantID(r.tenant)})
 	if err != nil {
@@ -227,7 +229,10 @@ func eraseJobs(ctx context.Context, r eraseRun) (map[string]int64, error) {
 	}
 	res, err := r.s.jobs.JobDeleteManyTx(ctx, ptx, river.NewJobDeleteManyParams().First(int(r.limit)).
 		Where("args @> @erase_tenant::jsonb", river.NamedArgs{"erase_tenant": match}).
-		Where("kind <> @erase_kind", river.NamedArgs{"erase_kind": account.EraseArgs{}.Kind()}))
+		// The erase job itself, and the cancellation of the Stripe subscription (it
+		// carries what it needs, and must outlive the rows).
+		Where("kind <> ALL(@keep_kinds::text[])", river.NamedArgs{"keep_kinds": []string{account.EraseArgs{}.Kind(),
+			billing.CancelSubscriptionArgs{}.Kind()}}))
 	if err != nil {
 		return nil, err
 	}

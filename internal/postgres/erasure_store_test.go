@@ -115,8 +115,9 @@ func populate(t *testing.T, bn bundle, ctx context.Context, owner coditect.Accou
 		if _, err := tx.CustomerSave(ctx, "cus_"+tag); err != nil {
 			return err
 		}
-		return tx.SubscriptionPut(ctx, billing.Subscription{StripeSubscriptionID: "sub_" + tag, Plan: "pro", Status: "active",
-			Quantity: 2, StateAt: hour, StateRank: 1})
+		_, err := tx.SubscriptionPut(ctx, billing.SubscriptionRow{Subscription: billing.Subscription{StripeSubscriptionID: "sub_" + tag,
+			Plan: "pro", Status: "active", Quantity: 2, StateAt: hour, StateRank: 1}})
+		return err
 	}))
 	return f
 }

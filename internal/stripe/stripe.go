@@ -172,6 +172,27 @@ func (c *Client) SetQuantity(ctx context.Context, subscriptionID string, quantit
 	return apiError(err, "update the seat count")
 }
 
+// CancelSubscription implements billing.Gateway: the subscription ends now, without
+// proration. It is idempotent: one Stripe does not know, or that has ended already, is
+// left alone; the idempotency key makes a retried cancel the same request.
+func (c *Client) CancelSubscription(ctx context.Context, id string) error {
+	s, err := c.sc.V1Subscriptions.Retrieve(ctx, id, nil)
+	var se *stripego.Error
+	if errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return apiError(err, "read the subscription")
+	}
+	if s.Status == stripego.SubscriptionStatusCanceled || s.Status == stripego.SubscriptionStatusIncompleteExpired {
+		return nil
+	}
+	p := &stripego.SubscriptionCancelParams{}
+	p.SetIdempotencyKey("coditect-cancel-" + id)
+	_, err = c.sc.V1Subscriptions.Cancel(ctx, id, p)
+	return apiError(err, "cancel the subscription")
+}
+
 // ReportUsage implements billing.Gateway: one meter event, its identifier making a
 // repeat a no-op at Stripe.
 func (c *Client) ReportUsage(ctx context.Context, e billing.MeterEvent) error {
@@ -184,20 +205,28 @@ func (c *Client) ReportUsage(ctx context.Context, e billing.MeterEvent) error {
 }
 
 // VerifyEvent implements billing.Gateway with Stripe's signature scheme (HMAC-SHA256
-// of "timestamp.payload" with the endpoint secret, within the tolerance window). The
-// event's API version may differ from stripe-go's: only fields stable across versions
-// are read.
+// of "timestamp.payload" with the endpoint secret, within the tolerance window). Only
+// the envelope (id, type, created) is read here: an authentic event is recorded even
+// when its object does not decode, and DecodeEvent's error then fails the processing
+// job (retried, visible) instead of the delivery. The event's API version may differ
+// from stripe-go's: only fields stable across versions are read.
 func (c *Client) VerifyEvent(payload []byte, signature string) (billing.Event, error) {
 	if c.secret == "" {
 		return billing.Event{}, &coditect.Error{Code: coditect.CodeBillingNotConfigured, Kind: coditect.CodeUnavailable,
 			Message: "webhooks are not configured on this server (no STRIPE_WEBHOOK_SECRET)"}
 	}
-	_, err := webhook.ConstructEventWithOptions(payload, signature, c.secret,
-		webhook.ConstructEventOptions{Tolerance: c.tolerance, IgnoreAPIVersionMismatch: true})
-	if err != nil {
+	if err := webhook.ValidatePayloadWithTolerance(payload, signature, c.secret, c.tolerance); err != nil {
 		return billing.Event{}, &coditect.Error{Code: coditect.CodeMalformed, Message: "the Stripe signature is missing, invalid or too old", Err: err}
 	}
-	return c.DecodeEvent(payload)
+	var env struct {
+		ID      string `json:"id"`
+		Type    string `json:"type"`
+		Created int64  `json:"created"`
+	}
+	if err := json.Unmarshal(payload, &env); err != nil || env.ID == "" || env.Type == "" {
+		return billing.Event{}, &coditect.Error{Code: coditect.CodeMalformed, Message: "not a Stripe event", Err: err}
+	}
+	return billing.Event{ID: env.ID, Type: env.Type, Created: time.Unix(env.Created, 0).UTC(), Payload: payload}, nil
 }
 
 // DecodeEvent implements billing.Gateway.

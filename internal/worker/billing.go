@@ -16,6 +16,7 @@ type Biller interface {
 	SyncSeats(ctx context.Context) error
 	Downgrade(ctx context.Context, grace time.Duration) error
 	ReportUsage(ctx context.Context) error
+	CancelSubscription(ctx context.Context, id string) error
 }
 
 // StripeEventWorker runs billing.ProcessEventArgs, a system job: it applies one
@@ -77,4 +78,17 @@ func (w *UsageReportWorker) Timeout(*river.Job[billing.ReportUsageArgs]) time.Du
 // Work implements river.Worker.
 func (w *UsageReportWorker) Work(ctx context.Context, _ *river.Job[billing.ReportUsageArgs]) error {
 	return w.Billing.ReportUsage(ctx)
+}
+
+// CancelSubscriptionWorker runs billing.CancelSubscriptionArgs, the tenant job that
+// cancels a deleted organization's subscription at Stripe; a failure retries with
+// River's backoff.
+type CancelSubscriptionWorker struct {
+	river.WorkerDefaults[billing.CancelSubscriptionArgs]
+	Billing Biller
+}
+
+// Work implements river.Worker.
+func (w *CancelSubscriptionWorker) Work(ctx context.Context, job *river.Job[billing.CancelSubscriptionArgs]) error {
+	return w.Billing.CancelSubscription(ctx, job.Args.SubscriptionID)
 }

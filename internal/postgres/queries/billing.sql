@@ -45,29 +45,34 @@ LIMIT sqlc.arg(batch)::integer;
 
 -- name: SubscriptionGet :one
 SELECT stripe_subscription_id, plan_id, status, quantity, current_period_end, cancel_at_period_end, trial_end,
-       past_due_since, downgraded_at, state_at, state_rank
+       past_due_since, downgraded_at, state_at, state_rank, dunning_at
 FROM subscriptions
 WHERE tenant_id = sqlc.arg(tenant_id);
 
 -- name: SubscriptionGetForUpdate :one
 SELECT stripe_subscription_id, plan_id, status, quantity, current_period_end, cancel_at_period_end, trial_end,
-       past_due_since, downgraded_at, state_at, state_rank
+       past_due_since, downgraded_at, state_at, state_rank, dunning_at
 FROM subscriptions
 WHERE tenant_id = sqlc.arg(tenant_id)
 FOR UPDATE;
 
--- name: SubscriptionPut :exec
+-- name: SubscriptionPut :execrows
+-- An existing row is replaced only by a state at least as new (state_at, then
+-- state_rank): two events for a subscription that has no row yet both insert, and the
+-- one that loses the race must not overwrite a newer state. 0 rows: the state was stale.
 INSERT INTO subscriptions (tenant_id, stripe_subscription_id, plan_id, status, quantity, current_period_end,
-    cancel_at_period_end, trial_end, past_due_since, downgraded_at, state_at, state_rank)
+    cancel_at_period_end, trial_end, past_due_since, downgraded_at, state_at, state_rank, dunning_at)
 VALUES (sqlc.arg(tenant_id), sqlc.arg(stripe_subscription_id), sqlc.arg(plan_id), sqlc.arg(status), sqlc.arg(quantity),
     sqlc.narg(current_period_end), sqlc.arg(cancel_at_period_end), sqlc.narg(trial_end), sqlc.narg(past_due_since),
-    sqlc.narg(downgraded_at), sqlc.arg(state_at), sqlc.arg(state_rank))
+    sqlc.narg(downgraded_at), sqlc.arg(state_at), sqlc.arg(state_rank), sqlc.narg(dunning_at))
 ON CONFLICT (tenant_id) DO UPDATE
 SET stripe_subscription_id = excluded.stripe_subscription_id, plan_id = excluded.plan_id, status = excluded.status,
     quantity = excluded.quantity, current_period_end = excluded.current_period_end,
     cancel_at_period_end = excluded.cancel_at_period_end, trial_end = excluded.trial_end,
     past_due_since = excluded.past_due_since, downgraded_at = excluded.downgraded_at, state_at = excluded.state_at,
-    state_rank = excluded.state_rank, updated_at = now();
+    state_rank = excluded.state_rank, dunning_at = excluded.dunning_at, updated_at = now()
+WHERE subscriptions.tenant_id = sqlc.arg(tenant_id)
+  AND (subscriptions.state_at, subscriptions.state_rank) <= (excluded.state_at, excluded.state_rank);
 
 -- name: BillingMemberCount :one
 SELECT count(*) FROM memberships WHERE tenant_id = sqlc.arg(tenant_id);
@@ -88,6 +93,13 @@ SELECT payload FROM stripe_events WHERE event_id = sqlc.arg(event_id);
 
 -- name: StripeEventDone :exec
 UPDATE stripe_events SET processed_at = now(), outcome = sqlc.arg(outcome) WHERE event_id = sqlc.arg(event_id);
+
+-- name: StripeEventClaim :execrows
+-- Marks an event processed unless it was already: a handler with side effects (emails)
+-- claims its event in its own transaction, so a retry after a lost done-mark does not
+-- repeat them.
+UPDATE stripe_events SET processed_at = now(), outcome = sqlc.arg(outcome)
+WHERE event_id = sqlc.arg(event_id) AND processed_at IS NULL;
 
 -- name: EraseBillingCustomers :many
 -- The eraser's step: the tenant's customer row, returning its id so the global lookup

@@ -601,7 +601,7 @@ export interface paths {
         put?: never;
         /**
          * Start buying a plan (Stripe Checkout)
-         * @description Owner only. A Stripe Checkout Session in subscription mode, one seat per member; the subscription takes effect when Stripe's webhook confirms it. 503 billing.not_configured without Stripe.
+         * @description Owner only. A Stripe Checkout Session in subscription mode, one seat per member; the subscription takes effect when Stripe's webhook confirms it. 409 billing.already_subscribed while a subscription is active, trialing or past due (change plan or seats in the portal). 503 billing.not_configured without Stripe.
          */
         post: operations["createCheckout"];
         delete?: never;

@@ -303,6 +303,27 @@ func (q *Queries) StripeCustomersPage(ctx context.Context, arg StripeCustomersPa
 	return items, nil
 }
 
+const stripeEventClaim = `-- name: StripeEventClaim :execrows
+UPDATE stripe_events SET processed_at = now(), outcome = $1
+WHERE event_id = $2 AND processed_at IS NULL
+`
+
+type StripeEventClaimParams struct {
+	Outcome *string
+	EventID string
+}
+
+// Marks an event processed unless it was already: a handler with side effects (emails)
+// claims its event in its own transaction, so a retry after a lost done-mark does not
+// repeat them.
+func (q *Queries) StripeEventClaim(ctx context.Context, arg StripeEventClaimParams) (int64, error) {
+	result, err := q.db.Exec(ctx, stripeEventClaim, arg.Outcome, arg.EventID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const stripeEventDone = `-- name: StripeEventDone :exec
 UPDATE stripe_events SET processed_at = now(), outcome = $1 WHERE event_id = $2
 `
@@ -356,7 +377,7 @@ func (q *Queries) StripeEventPayload(ctx context.Context, eventID string) ([]byt
 
 const subscriptionGet = `-- name: SubscriptionGet :one
 SELECT stripe_subscription_id, plan_id, status, quantity, current_period_end, cancel_at_period_end, trial_end,
-       past_due_since, downgraded_at, state_at, state_rank
+       past_due_since, downgraded_at, state_at, state_rank, dunning_at
 FROM subscriptions
 WHERE tenant_id = $1
 `
@@ -373,6 +394,7 @@ type SubscriptionGetRow struct {
 	DowngradedAt         *time.Time
 	StateAt              time.Time
 	StateRank            int16
+	DunningAt            *time.Time
 }
 
 func (q *Queries) SubscriptionGet(ctx context.Context, tenantID uuid.UUID) (SubscriptionGetRow, error) {
@@ -390,13 +412,14 @@ func (q *Queries) SubscriptionGet(ctx context.Context, tenantID uuid.UUID) (Subs
 		&i.DowngradedAt,
 		&i.StateAt,
 		&i.StateRank,
+		&i.DunningAt,
 	)
 	return i, err
 }
 
 const subscriptionGetForUpdate = `-- name: SubscriptionGetForUpdate :one
 SELECT stripe_subscription_id, plan_id, status, quantity, current_period_end, cancel_at_period_end, trial_end,
-       past_due_since, downgraded_at, state_at, state_rank
+       past_due_since, downgraded_at, state_at, state_rank, dunning_at
 FROM subscriptions
 WHERE tenant_id = $1
 FOR UPDATE
@@ -414,6 +437,7 @@ type SubscriptionGetForUpdateRow struct {
 	DowngradedAt         *time.Time
 	StateAt              time.Time
 	StateRank            int16
+	DunningAt            *time.Time
 }
 
 func (q *Queries) SubscriptionGetForUpdate(ctx context.Context, tenantID uuid.UUID) (SubscriptionGetForUpdateRow, error) {
@@ -431,22 +455,25 @@ func (q *Queries) SubscriptionGetForUpdate(ctx context.Context, tenantID uuid.UU
 		&i.DowngradedAt,
 		&i.StateAt,
 		&i.StateRank,
+		&i.DunningAt,
 	)
 	return i, err
 }
 
-const subscriptionPut = `-- name: SubscriptionPut :exec
+const subscriptionPut = `-- name: SubscriptionPut :execrows
 INSERT INTO subscriptions (tenant_id, stripe_subscription_id, plan_id, status, quantity, current_period_end,
-    cancel_at_period_end, trial_end, past_due_since, downgraded_at, state_at, state_rank)
+    cancel_at_period_end, trial_end, past_due_since, downgraded_at, state_at, state_rank, dunning_at)
 VALUES ($1, $2, $3, $4, $5,
     $6, $7, $8, $9,
-    $10, $11, $12)
+    $10, $11, $12, $13)
 ON CONFLICT (tenant_id) DO UPDATE
 SET stripe_subscription_id = excluded.stripe_subscription_id, plan_id = excluded.plan_id, status = excluded.status,
     quantity = excluded.quantity, current_period_end = excluded.current_period_end,
     cancel_at_period_end = excluded.cancel_at_period_end, trial_end = excluded.trial_end,
     past_due_since = excluded.past_due_since, downgraded_at = excluded.downgraded_at, state_at = excluded.state_at,
-    state_rank = excluded.state_rank, updated_at = now()
+    state_rank = excluded.state_rank, dunning_at = excluded.dunning_at, updated_at = now()
+WHERE subscriptions.tenant_id = $1
+  AND (subscriptions.state_at, subscriptions.state_rank) <= (excluded.state_at, excluded.state_rank)
 `
 
 type SubscriptionPutParams struct {
@@ -462,10 +489,14 @@ type SubscriptionPutParams struct {
 	DowngradedAt         *time.Time
 	StateAt              time.Time
 	StateRank            int16
+	DunningAt            *time.Time
 }
 
-func (q *Queries) SubscriptionPut(ctx context.Context, arg SubscriptionPutParams) error {
-	_, err := q.db.Exec(ctx, subscriptionPut,
+// An existing row is replaced only by a state at least as new (state_at, then
+// state_rank): two events for a subscription that has no row yet both insert, and the
+// one that loses the race must not overwrite a newer state. 0 rows: the state was stale.
+func (q *Queries) SubscriptionPut(ctx context.Context, arg SubscriptionPutParams) (int64, error) {
+	result, err := q.db.Exec(ctx, subscriptionPut,
 		arg.TenantID,
 		arg.StripeSubscriptionID,
 		arg.PlanID,
@@ -478,6 +509,10 @@ func (q *Queries) SubscriptionPut(ctx context.Context, arg SubscriptionPutParams
 		arg.DowngradedAt,
 		arg.StateAt,
 		arg.StateRank,
+		arg.DunningAt,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
