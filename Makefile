@@ -23,7 +23,7 @@ build: web ## Build the web app, then all commands (./cmd/...) into bin/ with th
 	@mkdir -p $(BIN_DIR)
 	$(GO) build -o $(BIN_DIR)/ ./cmd/...
 
-test: ## Run go vet, the sqlc drift check, go test -race (with private PostgreSQL + Redis) and scripts/checks
+test: ## Run go vet, the sqlc drift check, go test -race (private PostgreSQL, Redis and stripe-mock), then scripts/checks (promtool rules; the web app in Chromium)
 	bash scripts/test.sh
 
 generate: ## Regenerate the sqlc code (sqlc.yaml)
