@@ -77,15 +77,7 @@ func (rl *redisLayer) limiter() ratelimit.Limiter {
 	return redis.NewLimiter(rl.client, rl.metrics, local)
 }
 
-// responses is the API response cache, nil when caching is off.
-func (rl *redisLayer) responses(config.Config) *redis.Cache {
-	if rl == nil || !rl.caching {
-		return nil
-	}
-	return rl.cache
-}
-
-// readCache is the cache reads go through, nil when caching is off.
+// readCache is the cache reads (and API answers) go through, nil when caching is off.
 func (rl *redisLayer) readCache() *redis.Cache {
 	if rl == nil || !rl.caching {
 		return nil

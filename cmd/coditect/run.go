@@ -387,7 +387,7 @@ func serve(ctx context.Context, cfg config.Config, dataDir string, log *slog.Log
 		RateLimiter:  rl.limiter(),
 		RateLimits:   httpapi.RateLimits{Tenant: svc.tenantRate(cfg, log), Principal: cfg.RateLimitAccount, IP: cfg.RateLimitIP},
 	}
-	if rc := rl.responses(cfg); rc != nil {
+	if rc := rl.readCache(); rc != nil {
 		deps.ResponseCache = rc
 	}
 	provider, err := newOAuthProvider(cfg, svc, log)

@@ -133,7 +133,7 @@ func newBilling(cfg config.Config, store *postgres.Store, rl *redisLayer, log *s
 			return &args, err
 		}}
 	if rl != nil {
-		d.Cache = redis.BillingCache{Client: rl.client}
+		d.Cache = redis.NewBillingCache(rl.cache) // Stripe's answers: cached even with CODITECT_CACHE off
 	}
 	if cfg.Stripe.Enabled() {
 		// Outbound Stripe calls are client spans (and carry traceparent).

@@ -125,7 +125,7 @@ func auditRow(ctx context.Context, tx TenantTx, action, targetType, targetID str
 // actor's role in it. Not a member, unknown, or an API key of another organization all
 // answer not found: another tenant's existence is not revealed.
 func (s *Service) ResolveTenant(ctx context.Context, a coditect.Actor, org string) (coditect.Actor, error) {
-	notFound := &coditect.Error{Code: coditect.CodeNotFound, Message: "organization not found"}
+	notFound := orgNotFound()
 	tenant, err := coditect.ParseID[coditect.TenantID](org)
 	if err == nil {
 		return s.resolveIn(ctx, a, tenant)
@@ -160,10 +160,15 @@ func (s *Service) ResolveTenant(ctx context.Context, a coditect.Actor, org strin
 	return s.resolveIn(ctx, a, again)
 }
 
+// orgNotFound is the one answer for an organization the caller may not see.
+func orgNotFound() error {
+	return &coditect.Error{Code: coditect.CodeNotFound, Message: "organization not found"}
+}
+
 // resolveIn scopes a to tenant: a member's role there, or a bound credential's own
 // organization; anything else is not found.
 func (s *Service) resolveIn(ctx context.Context, a coditect.Actor, tenant coditect.TenantID) (coditect.Actor, error) {
-	notFound := &coditect.Error{Code: coditect.CodeNotFound, Message: "organization not found"}
+	notFound := orgNotFound()
 	switch a.Kind {
 	case coditect.ActorAPIKey, coditect.ActorOAuthClient: // credentials bound to one organization
 		if a.Tenant != tenant {

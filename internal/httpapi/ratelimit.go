@@ -17,11 +17,9 @@ type RateLimits struct {
 	// Period is the window the rates are counted over; 0 means one minute.
 	Period time.Duration
 	// Tenant returns an organization's rate, normally its plan's API rate limit, so
-	// that changing a plan (or a plan's limit) changes it without a deploy. Nil means
-	// TenantDefault for every organization.
+	// that changing a plan (or a plan's limit) changes it without a deploy. Nil: no
+	// per-organization limit.
 	Tenant func(ctx context.Context, t coditect.TenantID) int
-	// TenantDefault is an organization's rate when Tenant is nil.
-	TenantDefault int
 	// Principal is each account's, API key's or OAuth client's rate, counted per
 	// organization for requests in one and once more outside them.
 	Principal int
@@ -49,12 +47,8 @@ func (a *access) limits(ctx context.Context, r *http.Request, actor coditect.Act
 		}
 		return out
 	}
-	if !actor.Tenant.IsZero() {
-		rate := rl.TenantDefault
-		if rl.Tenant != nil {
-			rate = rl.Tenant(ctx, actor.Tenant)
-		}
-		if rate > 0 {
+	if !actor.Tenant.IsZero() && rl.Tenant != nil {
+		if rate := rl.Tenant(ctx, actor.Tenant); rate > 0 {
 			out = append(out, ratelimit.Limit{Scope: ratelimit.ScopeTenant, Tenant: actor.Tenant, Rate: rate, Period: period})
 		}
 	}

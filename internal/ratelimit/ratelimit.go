@@ -38,8 +38,9 @@ type Limit struct {
 	Period time.Duration
 }
 
-// interval is the time one request uses up.
-func (l Limit) interval() time.Duration {
+// Interval is the time one request uses up: Period / Rate, rounded up. A bucket's
+// burst is Rate intervals.
+func (l Limit) Interval() time.Duration {
 	return time.Duration(math.Ceil(float64(l.Period) / float64(max(l.Rate, 1))))
 }
 
@@ -131,7 +132,7 @@ func (l *Local) Allow(_ context.Context, limits []Limit) Decision {
 	next := make([]time.Time, len(limits))
 	blocked, retry := -1, time.Duration(0)
 	for i, lim := range limits {
-		t := lim.interval()
+		t := lim.Interval()
 		burst := time.Duration(max(lim.Rate, 1)) * t
 		tat := l.tats[localKey(lim)]
 		if tat.Before(now) {
@@ -145,7 +146,7 @@ func (l *Local) Allow(_ context.Context, limits []Limit) Decision {
 		}
 	}
 	for i, lim := range limits {
-		t := lim.interval()
+		t := lim.Interval()
 		burst := time.Duration(max(lim.Rate, 1)) * t
 		tat := next[i]
 		if blocked < 0 {

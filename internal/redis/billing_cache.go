@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -16,40 +15,27 @@ var _ billing.Cache = BillingCache{}
 // asked on every page view, and a paid invoice shows up soon.
 const billingInvoicesTTL = 60 * time.Second
 
-// BillingCache is billing.Cache in Redis: a tenant's invoice list as JSON under
-// TenantKey(tenant, "billing", "invoices", "v1"). Any Redis error is a miss (the
-// caller asks Stripe), never a failure.
-type BillingCache struct {
-	Client Client
-	TTL    time.Duration // billingInvoicesTTL when zero
-}
+// BillingCache is billing.Cache on the shared cache core: a tenant's invoice list
+// under TenantKey(tenant, "billing", "invoices"), counted as a query-cache entry. It is
+// Stripe's data, not ours, so writes in the tenant do not drop it; it expires. Any
+// Redis error is a miss (the caller asks Stripe), never a failure.
+type BillingCache struct{ cache *Cache }
 
-func invoicesKey(t coditect.TenantID) string { return TenantKey(t, "billing", "invoices", "v1") }
+// NewBillingCache returns the invoice cache on c.
+func NewBillingCache(c *Cache) BillingCache { return BillingCache{cache: c} }
+
+func invoicesKey(t coditect.TenantID) string { return TenantKey(t, "billing", "invoices") }
 
 // Invoices implements billing.Cache.
 func (c BillingCache) Invoices(ctx context.Context, tenant coditect.TenantID) ([]billing.Invoice, bool) {
-	raw, err := c.Client.Get(ctx, invoicesKey(tenant)).Bytes()
-	if err != nil {
-		return nil, false
-	}
 	var out []billing.Invoice
-	if json.Unmarshal(raw, &out) != nil {
-		return nil, false
-	}
-	return out, true
+	ok := c.cache.getGlobal(ctx, CacheQuery, invoicesKey(tenant), billingInvoicesTTL, &out)
+	return out, ok
 }
 
 // SetInvoices implements billing.Cache.
 func (c BillingCache) SetInvoices(ctx context.Context, tenant coditect.TenantID, inv []billing.Invoice) {
-	raw, err := json.Marshal(inv)
-	if err != nil {
-		return
-	}
-	ttl := c.TTL
-	if ttl <= 0 {
-		ttl = billingInvoicesTTL
-	}
-	_ = c.Client.Set(ctx, invoicesKey(tenant), raw, ttl).Err()
+	c.cache.fillGlobal(ctx, invoicesKey(tenant), billingInvoicesTTL, inv)
 }
 
 // BillingStore is billing.Store with the reads behind every entitlement check cached:

@@ -86,3 +86,20 @@ func TestBillingStoreCachesSubscriptionsPerTenant(t *testing.T) {
 	}
 	require.EqualValues(t, 1, next.planReads.Load())
 }
+
+func TestInvoiceCacheIsPerTenant(t *testing.T) {
+	t.Parallel()
+	cache, reg, _ := cacheSetup(t)
+	c := redis.NewBillingCache(cache)
+	a, b := coditect.NewID[coditect.TenantID](), coditect.NewID[coditect.TenantID]()
+	ctx := context.Background()
+	_, ok := c.Invoices(ctx, a)
+	require.False(t, ok)
+	c.SetInvoices(ctx, a, []billing.Invoice{{ID: "in_1", Number: "A-1"}})
+	got, ok := c.Invoices(ctx, a)
+	require.True(t, ok)
+	require.Equal(t, "A-1", got[0].Number)
+	_, ok = c.Invoices(ctx, b)
+	require.False(t, ok, "another tenant's invoices are not found")
+	require.Positive(t, cacheCount(t, reg, redis.CacheQuery, "hit"))
+}

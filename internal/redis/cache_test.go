@@ -28,23 +28,7 @@ func cacheSetup(t *testing.T) (*redis.Cache, *prometheus.Registry, redis.Client)
 
 func cacheCount(t *testing.T, reg *prometheus.Registry, cache, result string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != "coditect_cache_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["cache"] == cache && labels["result"] == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return metricSum(t, reg, "coditect_cache_requests_total", map[string]string{"cache": cache, "result": result})
 }
 
 // sessions is the identity store under the session cache: it counts reads, and a
@@ -194,17 +178,34 @@ func TestQueryCacheIsDroppedByATenantWrite(t *testing.T) {
 	require.Positive(t, counterSum(t, reg, "coditect_cache_invalidations_total"))
 }
 
-// counterSum sums a counter family over its labels.
+// counterSum sums a counter family over all its series.
 func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	return metricSum(t, reg, name, nil)
+}
+
+// metricSum sums the counter series of family name whose labels include want.
+func metricSum(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	var sum float64
 	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
 			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
 		}
 	}
 	return sum

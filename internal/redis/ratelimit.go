@@ -84,7 +84,7 @@ func (l *Limiter) Allow(ctx context.Context, limits []ratelimit.Limit) ratelimit
 	args := make([]any, 0, 2*len(limits))
 	for i, lim := range limits {
 		keys[i] = limitKey(lim)
-		iv := max(lim.Period.Microseconds()/int64(max(lim.Rate, 1)), 1)
+		iv := max(lim.Interval().Microseconds(), 1)
 		args = append(args, strconv.FormatInt(iv, 10), strconv.FormatInt(iv*int64(max(lim.Rate, 1)), 10))
 	}
 	res, err := gcraScript.Run(ctx, l.c, keys, args...).Int64Slice()
